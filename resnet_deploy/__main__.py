@@ -1,0 +1,3 @@
+from resnet_deploy.cli.app import run
+
+run()

@@ -1,0 +1,59 @@
+"""What every command shares: the Typer app with friendly errors, consoles, shared options."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from resnet_deploy.errors import ResnetDeployError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """User errors become one `error: ...` line and exit code 1; bugs still raise."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ResnetDeployError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+class App(typer.Typer):
+    """A Typer app whose commands all report `ResnetDeployError` as a one-line message."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().command(*args, **kwargs)
+        return lambda func: register(_friendly_errors(func))
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output: plain JSON on stdout, nothing else."""
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+ArchOpt = Annotated[str, typer.Option("--arch", help="Registered architecture (see `resnet-deploy models`).")]
+OptionalArchOpt = Annotated[
+    str | None, typer.Option("--arch", help="Registered architecture (see `resnet-deploy models`).")
+]
+WeightsOpt = Annotated[
+    Path | None, typer.Option("--weights", help="Checkpoint or state_dict (loaded with weights_only=True).")
+]
+NumClassesOpt = Annotated[int | None, typer.Option("--num-classes", help="Override the card's number of classes.")]
+InputSizeOpt = Annotated[int | None, typer.Option("--input-size", help="Override the card's input size (pixels).")]

@@ -1,0 +1,1 @@
+"""Image discovery, safe decoding and the one preprocessing implementation."""

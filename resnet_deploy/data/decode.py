@@ -1,0 +1,66 @@
+"""Safe image decoding: every file becomes an RGB image or an `ImageDecodeError` with a reason."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from resnet_deploy.errors import ImageDataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+class ImageDecodeError(ImageDataError):
+    """One image that cannot be decoded; the message is the reason recorded for it."""
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit (or 32-bit) grayscale: scale to 8 bits instead of clipping at 255.
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") else max(float(array.max()), 1.0)
+        array = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(array, mode="L").convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Transparent pixels carry arbitrary colour; composite onto white as viewers show them.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Decode `path` fully into an RGB image, applying EXIF orientation.
+
+    Raises `ImageDecodeError` for anything that is not a readable, complete, sane image.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise ImageDecodeError("empty file (0 bytes)")
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its pixel limit; treat both as bombs.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                return _to_rgb(image)
+    except ImageDecodeError:
+        raise
+    except FileNotFoundError:
+        reason = "broken symlink" if path.is_symlink() else "file not found"
+        raise ImageDecodeError(reason) from None
+    except PermissionError:
+        raise ImageDecodeError("permission denied") from None
+    except IsADirectoryError:
+        raise ImageDecodeError("is a directory") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageDecodeError(f"decompression bomb: {exc}") from None
+    except UnidentifiedImageError:
+        raise ImageDecodeError("not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        # Pillow reports truncated and corrupt data as OSError/SyntaxError.
+        raise ImageDecodeError(f"corrupt image: {exc}") from None
