@@ -85,9 +85,7 @@ def _verdict(report: dict[str, Any]) -> list[str]:
         lines.append("PyTorch is missing: models cannot be built or exported. Install the package again.")
     if ort["installed"]:
         gpu_eps = [p for p in ort["providers"] if p in ("CUDAExecutionProvider", "TensorrtExecutionProvider")]
-        lines.append(
-            "onnxruntime runs ONNX models on " + (f"{', '.join(gpu_eps)} and CPU." if gpu_eps else "the CPU.")
-        )
+        lines.append("onnxruntime runs ONNX models on " + (f"{', '.join(gpu_eps)} and CPU." if gpu_eps else "the CPU."))
     if trt["installed"]:
         lines.append(
             "TensorRT can build and run engines."

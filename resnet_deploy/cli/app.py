@@ -3,6 +3,7 @@ function and renders its result. Heavy libraries are imported inside the command
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +16,10 @@ from resnet_deploy.cli.common import (
     InputSizeOpt,
     JsonOpt,
     NumClassesOpt,
+    OptionalArchOpt,
+    WeightsOpt,
     console,
+    err_console,
     print_json,
 )
 
@@ -27,9 +31,7 @@ app = App(
     add_completion=False,
 )
 
-ShortcutOpt = Annotated[
-    str | None, typer.Option("--shortcut", help="2015 Table 3 shortcut option: A, B or C.")
-]
+ShortcutOpt = Annotated[str | None, typer.Option("--shortcut", help="2015 Table 3 shortcut option: A, B or C.")]
 ActivationOpt = Annotated[
     str | None,
     typer.Option(
@@ -169,6 +171,126 @@ def doctor(json: JsonOpt = False) -> None:
     console.print(table)
     for line in report["verdict"]:
         console.print(f"- {line}", highlight=False)
+
+
+BatchOpt = Annotated[str | None, typer.Option("--batch", help="Batch range MIN:OPT:MAX (a fixed batch if MIN == MAX).")]
+ImagesOpt = Annotated[Path | None, typer.Option("--images", help="Folder of real images (searched recursively).")]
+BackendOpt = Annotated[
+    str | None, typer.Option("--backend", help="torch, onnxruntime or tensorrt (default: from the file type).")
+]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when available).")]
+BatchSizeOpt = Annotated[int | None, typer.Option("--batch-size", help="Images per batch (default: from the model).")]
+
+
+@app.command()
+def export(
+    arch: ArchOpt,
+    weights: WeightsOpt = None,
+    num_classes: NumClassesOpt = None,
+    input_size: InputSizeOpt = None,
+    batch: BatchOpt = None,
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset.")] = 17,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Default: export/<arch>.onnx")] = None,
+    shortcut: ShortcutOpt = None,
+    activation: ActivationOpt = None,
+    variant: VariantOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Export a model to ONNX (input `input`, output `logits`, metadata embedded)."""
+    from resnet_deploy.exporting.export import export_onnx
+    from resnet_deploy.exporting.metadata import BatchRange
+
+    batch_range = BatchRange.parse(batch) if batch else None
+    options = {"shortcut": shortcut, "activation": activation, "variant": variant}
+    if weights is None:
+        err_console.print(
+            f"[bold yellow]WARNING: no --weights: exporting {arch} with RANDOM weights (seeded); "
+            "its predictions are meaningless.[/]",
+            highlight=False,
+        )
+    result = export_onnx(
+        arch,
+        weights=weights,
+        num_classes=num_classes,
+        input_size=input_size,
+        batch=batch_range,
+        opset=opset,
+        output=output,
+        options=options,
+    )
+    if json:
+        print_json(result.to_dict())
+        return
+    meta = result.metadata
+    console.print(
+        f"wrote [bold]{result.path}[/] ({result.nodes} nodes, opset {opset}) in {result.seconds:.1f}s: "
+        f"{meta.arch}, {meta.num_classes} classes, {meta.input_size}x{meta.input_size}, batch {meta.batch}, "
+        f"weights {meta.weights_sha256[:12]}",
+        highlight=False,
+    )
+
+
+@app.command()
+def check(
+    model: Annotated[Path, typer.Argument(help="ONNX file written by `resnet-deploy export`.")],
+    weights: WeightsOpt = None,
+    images: ImagesOpt = None,
+    num_images: Annotated[int, typer.Option("--num-images", help="Images (or random inputs) to compare.")] = 256,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    json: JsonOpt = False,
+) -> None:
+    """Parity of onnxruntime against the PyTorch reference; exit 0 on pass, 1 on fail."""
+    from resnet_deploy.exporting.parity import check_parity
+
+    if images is None:
+        err_console.print("note: no --images: comparing on seeded random inputs, not real images", highlight=False)
+    report = check_parity(model, weights=weights, images=images, num_images=num_images, batch_size=batch_size)
+    if json:
+        print_json(report.to_dict())
+    else:
+        c, tol = report.comparison, report.tolerance
+        table = Table(title=f"parity: onnxruntime vs PyTorch on {report.images} {report.inputs} inputs")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        table.add_column("bound", justify="right")
+        table.add_row("max |diff|", f"{c.max_abs_diff:.3g}", f"<= {tol.atol + tol.rtol * c.reference_max_abs:.3g}")
+        table.add_row("mean |diff|", f"{c.mean_abs_diff:.3g}", "")
+        table.add_row("min cosine", f"{c.min_cosine:.7f}", f">= {tol.min_cosine}")
+        table.add_row("top-1 agreement", f"{c.top1_agreement:.2%}", f">= {tol.min_top1_agreement:.1%}")
+        console.print(table)
+        console.print("[green]PASS[/]" if report.passed else "[red]FAIL[/]", f"({report.precision} tolerances)")
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+@app.command(name="eval")
+def eval_command(
+    artifact: Annotated[str, typer.Argument(help="An .onnx, .plan, checkpoint, or registered arch name.")],
+    images: Annotated[Path, typer.Option("--images", help="Labelled folder: <class>/<image>.")],
+    arch: OptionalArchOpt = None,
+    weights: WeightsOpt = None,
+    backend: BackendOpt = None,
+    device: DeviceOpt = None,
+    batch_size: BatchSizeOpt = None,
+    workers: Annotated[int, typer.Option("--workers", help="Decoding threads.")] = 4,
+    json: JsonOpt = False,
+) -> None:
+    """Top-1 and top-5 accuracy on a labelled ImageFolder tree."""
+    from resnet_deploy.backends import open_runner
+    from resnet_deploy.evaluate import evaluate
+
+    with open_runner(artifact, backend, arch=arch, weights=weights, device=device) as runner:
+        report = evaluate(runner, images, batch_size=batch_size, workers=workers)
+    if json:
+        print_json(report.to_dict())
+        return
+    console.print(
+        f"{artifact} on {report.backend}: top-1 [bold]{report.top1:.2%}[/], top-5 {report.top5:.2%} "
+        f"over {report.images:,} images ({report.errors} unreadable, skipped) in {report.seconds:.1f}s",
+        highlight=False,
+    )
+    for path, reason in report.error_samples[:5]:
+        err_console.print(f"  skipped {path}: {reason}", highlight=False)
 
 
 def run() -> None:

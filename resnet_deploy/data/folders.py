@@ -29,9 +29,7 @@ def image_folder(root: str | Path) -> LabelledImages:
         raise ImageDataError(f"images folder {root} does not exist; pass a folder of <class>/<image> files")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
-        raise ImageDataError(
-            f"{root} has no class folders; expected ImageFolder layout: {root}/<class>/<image>.jpg"
-        )
+        raise ImageDataError(f"{root} has no class folders; expected ImageFolder layout: {root}/<class>/<image>.jpg")
     samples = tuple(
         (path, index)
         for index, name in enumerate(classes)
@@ -54,3 +52,14 @@ def match_labels(found: tuple[str, ...], expected: tuple[str, ...]) -> list[int]
             f"{' ...' if len(expected) > 10 else ''}"
         )
     return [position[name] for name in found]
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Every image file under `root`, recursively, in a stable (sorted) order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ImageDataError(f"images folder {root} does not exist")
+    paths = sorted(p for p in root.rglob("*") if _is_image(p) and not p.is_dir())
+    if not paths:
+        raise ImageDataError(f"{root} contains no images ({', '.join(IMAGE_SUFFIXES)})")
+    return paths

@@ -37,9 +37,7 @@ def _load_safely(path: Path, spec: PreprocessSpec) -> np.ndarray | str:
         return str(exc)
 
 
-def iter_batches(
-    paths: Sequence[Path], spec: PreprocessSpec, batch_size: int, workers: int = 4
-) -> Iterator[Batch]:
+def iter_batches(paths: Sequence[Path], spec: PreprocessSpec, batch_size: int, workers: int = 4) -> Iterator[Batch]:
     """Yield batches in input order. A failed image is reported in `errors`, never dropped.
 
     At most two batches are in flight, so memory stays bounded whatever the folder size.

@@ -122,33 +122,99 @@ _imagenet("resnet152", [3, 8, 36, 3], True, ref_params=60_192_808, ref_macs=11.5
 PAPER = "He et al. 2015, Table 1 FLOPs (rounded; 3% tolerance)"
 _V1 = ((50, [3, 4, 6, 3], 3.8, 22.85), (101, [3, 4, 23, 3], 7.6, 21.75), (152, [3, 8, 36, 3], 11.3, 21.43))
 for _depth, _units, _gmacs, _err in _V1:
-    _imagenet(f"resnet{_depth}_v1", _units, True, stride_in_1x1=True, ref_params=None, ref_macs=_gmacs * 1e9,
-              ref_macs_rtol=0.03, paper_error=_err, reference=PAPER)
+    _imagenet(
+        f"resnet{_depth}_v1",
+        _units,
+        True,
+        stride_in_1x1=True,
+        ref_params=None,
+        ref_macs=_gmacs * 1e9,
+        ref_macs_rtol=0.03,
+        paper_error=_err,
+        reference=PAPER,
+    )
 # Plain nets: the same stacks without shortcuts. Params: torchvision's count minus its
 # three downsample projections (173,824 parameters).
-_imagenet("plain18", [2, 2, 2, 2], False, residual=False, ref_params=11_515_688, ref_macs=1.8e9,
-          ref_macs_rtol=0.03, paper_error=27.94, reference=PAPER)
-_imagenet("plain34", [3, 4, 6, 3], False, residual=False, ref_params=21_623_848, ref_macs=3.6e9,
-          ref_macs_rtol=0.03, paper_error=28.54, reference=PAPER)
+_imagenet(
+    "plain18",
+    [2, 2, 2, 2],
+    False,
+    residual=False,
+    ref_params=11_515_688,
+    ref_macs=1.8e9,
+    ref_macs_rtol=0.03,
+    paper_error=27.94,
+    reference=PAPER,
+)
+_imagenet(
+    "plain34",
+    [3, 4, 6, 3],
+    False,
+    residual=False,
+    ref_params=21_623_848,
+    ref_macs=3.6e9,
+    ref_macs_rtol=0.03,
+    paper_error=28.54,
+    reference=PAPER,
+)
 
 # CIFAR ResNets (6n+2 layers, option A); exact parameter counts of the reference code.
 CIFAR_REF = "He et al. 2015, Table 6; exact counts of the option-A reference implementation"
-for _depth, _params, _err in ((20, 269_722, 8.75), (32, 464_154, 7.51), (44, 658_586, 7.17), (56, 853_018, 6.97),
-                              (110, 1_727_962, 6.43), (1202, 19_421_274, 7.93)):
-    _cifar(f"resnet{_depth}", (_depth - 2) // 6, ref_params=_params, paper_error=_err,
-           paper_error_note=CIFAR_ERR_NOTE, reference=CIFAR_REF)
+for _depth, _params, _err in (
+    (20, 269_722, 8.75),
+    (32, 464_154, 7.51),
+    (44, 658_586, 7.17),
+    (56, 853_018, 6.97),
+    (110, 1_727_962, 6.43),
+    (1202, 19_421_274, 7.93),
+):
+    _cifar(
+        f"resnet{_depth}",
+        (_depth - 2) // 6,
+        ref_params=_params,
+        paper_error=_err,
+        paper_error_note=CIFAR_ERR_NOTE,
+        reference=CIFAR_REF,
+    )
 # Plain CIFAR nets: option-A shortcuts have no parameters, so the counts are the ResNets'.
 for _depth, _params in ((20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018)):
     _cifar(f"plain{_depth}", (_depth - 2) // 6, residual=False, ref_params=_params, reference=CIFAR_REF)
 
 # Pre-activation ResNets (2016): full pre-activation units; bottlenecks for 164 and 1001.
 PREACT_REF = "He et al. 2016 (paper rounds params: 1.7M, 10.2M; 2% tolerance)"
-_cifar("preact_resnet110", 18, activation="full_preact", ref_params=1_727_962, paper_error=6.37,
-       paper_error_note=PREACT_ERR_NOTE, reference=CIFAR_REF)
-_cifar("preact_resnet164", 18, bottleneck=True, activation="full_preact", shortcut="B", ref_params=1_700_000,
-       ref_params_rtol=0.02, paper_error=5.46, paper_error_note=PREACT_ERR_NOTE, reference=PREACT_REF)
-_cifar("preact_resnet1001", 111, bottleneck=True, activation="full_preact", shortcut="B", ref_params=10_200_000,
-       ref_params_rtol=0.02, paper_error=4.92, paper_error_note=PREACT_ERR_NOTE, reference=PREACT_REF)
+_cifar(
+    "preact_resnet110",
+    18,
+    activation="full_preact",
+    ref_params=1_727_962,
+    paper_error=6.37,
+    paper_error_note=PREACT_ERR_NOTE,
+    reference=CIFAR_REF,
+)
+_cifar(
+    "preact_resnet164",
+    18,
+    bottleneck=True,
+    activation="full_preact",
+    shortcut="B",
+    ref_params=1_700_000,
+    ref_params_rtol=0.02,
+    paper_error=5.46,
+    paper_error_note=PREACT_ERR_NOTE,
+    reference=PREACT_REF,
+)
+_cifar(
+    "preact_resnet1001",
+    111,
+    bottleneck=True,
+    activation="full_preact",
+    shortcut="B",
+    ref_params=10_200_000,
+    ref_params_rtol=0.02,
+    paper_error=4.92,
+    paper_error_note=PREACT_ERR_NOTE,
+    reference=PREACT_REF,
+)
 
 
 def list_models() -> list[ModelCard]:

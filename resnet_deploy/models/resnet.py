@@ -66,9 +66,7 @@ class ResNet(nn.Module):
                 channels = width * 4 if bottleneck else width
             setattr(self, f"layer{stage}", nn.Sequential(*layer))
         self.num_stages = len(stage_units)
-        self.final_act: nn.Module = (
-            nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU()) if preact else nn.Identity()
-        )
+        self.final_act: nn.Module = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU()) if preact else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # any input size exports: no shape-derived kernel
         self.fc = nn.Linear(channels, num_classes)
         self._init_weights()

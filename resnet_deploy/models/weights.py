@@ -43,9 +43,9 @@ def _normalise_keys(state_dict: dict[str, Any]) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in state_dict.items():
         if key.startswith("module."):
-            key = key[len("module."):]
+            key = key[len("module.") :]
         if key.startswith("linear."):
-            key = "fc." + key[len("linear."):]
+            key = "fc." + key[len("linear.") :]
         out[key] = value
     return out
 
@@ -125,8 +125,10 @@ def load_into(model: nn.Module, checkpoint: Checkpoint, arch: str) -> None:
         if shapes:
             parts.append(f"{len(shapes)} shape mismatches ({'; '.join(shapes[:2])})")
         guess = guess_arch(file_sd)
-        hint = f"it looks like a {guess} checkpoint: try --arch {guess}" if guess and guess != arch else (
-            "check --num-classes" if guess == arch else "no registered arch matches it"
+        hint = (
+            f"it looks like a {guess} checkpoint: try --arch {guess}"
+            if guess and guess != arch
+            else ("check --num-classes" if guess == arch else "no registered arch matches it")
         )
         raise WeightsError(f"{checkpoint.path} does not fit {arch}: {', '.join(parts)}; {hint}")
     model.load_state_dict(file_sd, strict=True)

@@ -1,0 +1,79 @@
+"""`TorchRunner`: the PyTorch reference, on the CPU or on CUDA when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from resnet_deploy import __version__
+from resnet_deploy.backends.base import InputSpec, Runner
+from resnet_deploy.errors import ArtifactError
+from resnet_deploy.exporting.export import build_reference, default_batch
+from resnet_deploy.exporting.metadata import ModelMetadata
+from resnet_deploy.models.registry import get_card
+
+
+def resolve_device(device: str | None) -> str:
+    """`None` means CUDA when available; an explicit `cuda` without a GPU is an error, not a fallback."""
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ArtifactError(f"--device must be cpu or cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ArtifactError("--device cuda was requested but PyTorch sees no CUDA GPU; use --device cpu")
+    return device
+
+
+class TorchRunner(Runner):
+    backend = "torch"
+
+    def __init__(self, model: torch.nn.Module, metadata: ModelMetadata, device: str | None = None) -> None:
+        super().__init__()
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
+        self.metadata = metadata
+        size = metadata.input_size
+        self.input = InputSpec("input", (None, 3, size, size), batch=metadata.batch)
+
+    @classmethod
+    def from_arch(
+        cls,
+        arch: str | None,
+        weights: str | Path | None = None,
+        *,
+        num_classes: int | None = None,
+        input_size: int | None = None,
+        options: dict[str, str] | None = None,
+        device: str | None = None,
+    ) -> TorchRunner:
+        if arch is None and weights is None:
+            raise ArtifactError("a torch runner needs --arch NAME, a checkpoint, or both")
+        if arch is None:
+            from resnet_deploy.models.weights import read_checkpoint
+
+            arch = read_checkpoint(weights).meta.get("arch")
+            if arch is None:
+                raise ArtifactError(f"{weights} does not say its architecture; pass --arch NAME")
+        model, weights_sha = build_reference(arch, weights, num_classes=num_classes, options=options)
+        card = get_card(arch, num_classes=model.fc.out_features, input_size=input_size)
+        metadata = ModelMetadata(
+            arch=arch,
+            num_classes=card.num_classes,
+            labels=card.labels,
+            preprocess=card.preprocess,
+            batch=default_batch(card.family),
+            weights_sha256=weights_sha,
+            tool_version=__version__,
+            options={k: v for k, v in (options or {}).items() if v is not None},
+        )
+        return cls(model, metadata, device=device)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            logits = self.model(torch.from_numpy(batch).to(self.device, non_blocking=True))
+        return logits.float().cpu().numpy()
+
+    def _close(self) -> None:
+        del self.model

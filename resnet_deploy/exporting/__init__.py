@@ -1,0 +1,1 @@
+"""ONNX: export with embedded metadata, parity against PyTorch, FP16 conversion."""
