@@ -111,3 +111,32 @@ def test_bad_batch_range() -> None:
 
 def test_check_needs_the_source_weights(r20_onnx: Path) -> None:
     _one_line_error(runner.invoke(app, ["check", str(r20_onnx)]), "pass the same file with --weights")
+
+
+def test_calibrate_and_fp16_json(r20_onnx: Path, cifar_train: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["calibrate", str(r20_onnx), "--images", str(cifar_train), "--num-images", "32",
+                                 "--cache-dir", str(tmp_path), "-o", str(tmp_path / "q.onnx"), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)  # stdout is pure JSON: onnxruntime's progress prints are kept out
+    assert data["images"] == 32 and data["method"] == "percentile" and not data["cache_hit"]
+    again = runner.invoke(app, ["calibrate", str(tmp_path / "q.onnx"), "--images", str(cifar_train)])
+    _one_line_error(again, "already quantized")
+    half = runner.invoke(app, ["fp16", str(r20_onnx), "-o", str(tmp_path / "h.onnx"), "--json"])
+    assert half.exit_code == 0 and json.loads(half.output)["fp16_initializers"] > 0
+
+
+def test_calibrate_too_few_images(r20_onnx: Path, tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    Image.new("RGB", (32, 32)).save(tmp_path / "x" / "a.png")
+    result = runner.invoke(app, ["calibrate", str(r20_onnx), "--images", str(tmp_path / "x")])
+    _one_line_error(result, "calibration needs 512 images")
+
+
+def test_export_fp16_precision(tmp_path: Path) -> None:
+    out = tmp_path / "m16.onnx"
+    result = runner.invoke(app, ["export", "--arch", "resnet20", "--precision", "fp16", "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["precision"] == "fp16"  # the random-init warning went to stderr
+    model = onnx.load(str(out))
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer)
+    _one_line_error(runner.invoke(app, ["export", "--arch", "resnet20", "--precision", "int8"]), "use `calibrate`")

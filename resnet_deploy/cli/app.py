@@ -3,6 +3,8 @@ function and renders its result. Heavy libraries are imported inside the command
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +24,7 @@ from resnet_deploy.cli.common import (
     err_console,
     print_json,
 )
+from resnet_deploy.errors import ArtifactError
 
 app = App(
     name="resnet-deploy",
@@ -194,12 +197,15 @@ def export(
     shortcut: ShortcutOpt = None,
     activation: ActivationOpt = None,
     variant: VariantOpt = None,
+    precision: Annotated[str, typer.Option("--precision", help="fp32, or fp16 (float32 I/O).")] = "fp32",
     json: JsonOpt = False,
 ) -> None:
     """Export a model to ONNX (input `input`, output `logits`, metadata embedded)."""
     from resnet_deploy.exporting.export import export_onnx
     from resnet_deploy.exporting.metadata import BatchRange
 
+    if precision not in ("fp32", "fp16"):
+        raise ArtifactError(f"--precision {precision!r}: export writes fp32 or fp16; for int8 use `calibrate`")
     batch_range = BatchRange.parse(batch) if batch else None
     options = {"shortcut": shortcut, "activation": activation, "variant": variant}
     if weights is None:
@@ -208,18 +214,25 @@ def export(
             "its predictions are meaningless.[/]",
             highlight=False,
         )
-    result = export_onnx(
-        arch,
-        weights=weights,
-        num_classes=num_classes,
-        input_size=input_size,
-        batch=batch_range,
-        opset=opset,
-        output=output,
-        options=options,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32_output = Path(tmp) / f"{arch}.onnx" if precision == "fp16" else output
+        result = export_onnx(
+            arch,
+            weights=weights,
+            num_classes=num_classes,
+            input_size=input_size,
+            batch=batch_range,
+            opset=opset,
+            output=fp32_output,
+            options=options,
+        )
+        if precision == "fp16":
+            from resnet_deploy.quant.fp16 import convert_fp16
+
+            half = convert_fp16(result.path, output or Path("export") / f"{arch}_fp16.onnx")
+            result = dataclasses.replace(result, path=half.path)
     if json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "precision": precision})
         return
     meta = result.metadata
     console.print(
@@ -291,6 +304,55 @@ def eval_command(
     )
     for path, reason in report.error_samples[:5]:
         err_console.print(f"  skipped {path}: {reason}", highlight=False)
+
+
+@app.command()
+def calibrate(
+    model: Annotated[Path, typer.Argument(help="Float32 ONNX written by `resnet-deploy export`.")],
+    images: Annotated[Path, typer.Option("--images", help="Calibration images (any folder, searched recursively).")],
+    num_images: Annotated[int, typer.Option("--num-images", help="Images to calibrate on.")] = 512,
+    method: Annotated[str, typer.Option("--method", help="percentile, entropy or minmax.")] = "percentile",
+    percentile: Annotated[float, typer.Option("--percentile", help="For --method percentile.")] = 99.99,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Default: <model>_int8.onnx")] = None,
+    cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Calibration statistics cache.")] = Path("calib"),
+    json: JsonOpt = False,
+) -> None:
+    """INT8: calibrate on real images and write a TensorRT-ready QDQ ONNX."""
+    from resnet_deploy.quant.calibrate import calibrate_int8
+
+    result = calibrate_int8(
+        model, images, num_images=num_images, method=method, percentile=percentile, output=output, cache_dir=cache_dir
+    )
+    if json:
+        print_json(result.to_dict())
+        return
+    source = "cached statistics (no images read)" if result.cache_hit else f"{result.images} images"
+    console.print(f"wrote [bold]{result.path}[/]: int8 QDQ, {result.method} calibration on {source} "
+                  f"in {result.seconds:.1f}s", highlight=False)  # fmt: skip
+    if result.corrupt:
+        err_console.print(f"skipped {result.corrupt} unreadable images", highlight=False)
+    if result.resized:
+        size = result.metadata.input_size
+        note = f"note: {result.resized} images were not {size}x{size}; resized by the model's preprocessing"
+        err_console.print(note, highlight=False)
+    for mode, count in result.converted.items():
+        err_console.print(f"note: {count} {mode} images converted to RGB", highlight=False)
+
+
+@app.command()
+def fp16(
+    model: Annotated[Path, typer.Argument(help="Float32 ONNX written by `resnet-deploy export`.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Default: <model>_fp16.onnx")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """FP16 weights and activations with float32 inputs and outputs."""
+    from resnet_deploy.quant.fp16 import convert_fp16
+
+    result = convert_fp16(model, output)
+    if json:
+        print_json(result.to_dict())
+        return
+    console.print(f"wrote [bold]{result.path}[/]: fp16, {result.fp16_initializers} fp16 initializers", highlight=False)
 
 
 def run() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +33,25 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+@dataclass(frozen=True)
+class DecodedImage:
+    """An RGB image and what the file held before conversion (for reporting, e.g. 'CMYK')."""
+
+    image: Image.Image
+    original_mode: str
+    original_size: tuple[int, int]
+
+
 def load_rgb(path: str | Path) -> Image.Image:
     """Decode `path` fully into an RGB image, applying EXIF orientation.
 
     Raises `ImageDecodeError` for anything that is not a readable, complete, sane image.
     """
+    return decode_image(path).image
+
+
+def decode_image(path: str | Path) -> DecodedImage:
+    """`load_rgb`, also reporting the file's original mode and size."""
     path = Path(path)
     try:
         if path.stat().st_size == 0:
@@ -46,8 +61,9 @@ def load_rgb(path: str | Path) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()
+                mode, size = image.mode, image.size
                 image = ImageOps.exif_transpose(image)
-                return _to_rgb(image)
+                return DecodedImage(_to_rgb(image), mode, size)
     except ImageDecodeError:
         raise
     except FileNotFoundError:

@@ -1,0 +1,1 @@
+"""Reduced precision ONNX for strongly typed TensorRT: INT8 QDQ (calibrated) and FP16."""
