@@ -45,6 +45,8 @@ def open_runner(
     num_classes: int | None = None,
     device: str | None = None,
     providers: Sequence[str] | None = None,
+    check_sidecar: bool = True,
+    allow_host_code: bool = False,
 ) -> Runner:
     """Open `artifact` (an arch name, a checkpoint, an .onnx or a .plan) on `backend`."""
     backend = backend or detect_backend(artifact)
@@ -68,6 +70,6 @@ def open_runner(
         if device == "cuda" and not providers:
             providers = ["CUDAExecutionProvider"]
         return OnnxRuntimeRunner(text, providers=providers)
-    from resnet_deploy.backends.trt_runner import TensorRTRunner
+    from resnet_deploy.trt.runner import TensorRTRunner
 
-    return TensorRTRunner(text)
+    return TensorRTRunner(text, check_sidecar=check_sidecar, allow_host_code=allow_host_code)

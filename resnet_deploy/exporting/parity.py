@@ -1,4 +1,5 @@
-"""Parity: onnxruntime against the PyTorch reference, rebuilt from the ONNX's own metadata.
+"""Parity: onnxruntime (or a TensorRT plan) against the PyTorch reference, rebuilt from the
+artifact's own metadata.
 
 Compares logits on real images (or seeded random inputs, reported as such) and judges them
 against per-precision tolerances: max |diff| <= atol + rtol * max |reference logit|,
@@ -96,7 +97,7 @@ def _sample_paths(images: Path, count: int) -> list[Path]:
 
 
 def check_parity(
-    onnx_path: str | Path,
+    onnx_path: str | Path,  # an .onnx, or a .plan with its sidecar
     *,
     weights: str | Path | None = None,
     images: str | Path | None = None,
@@ -104,15 +105,15 @@ def check_parity(
     batch_size: int = 64,
     tolerance: Tolerance | None = None,
 ) -> ParityReport:
+    from resnet_deploy.backends import open_runner
     from resnet_deploy.backends.base import run_padded
-    from resnet_deploy.backends.ort_runner import OnnxRuntimeRunner
     from resnet_deploy.backends.torch_runner import TorchRunner
     from resnet_deploy.data.loader import Batch, iter_batches
     from resnet_deploy.exporting.metadata import RANDOM_INIT
 
     if num_images < 1:
         raise ArtifactError(f"--num-images must be at least 1, got {num_images}")
-    candidate = OnnxRuntimeRunner(onnx_path)
+    candidate = open_runner(onnx_path)  # onnxruntime for .onnx, the engine runner for .plan
     meta = candidate.metadata
     if meta is None:
         raise ArtifactError(f"{onnx_path} has no resnet-deploy metadata, so its PyTorch reference is unknown")

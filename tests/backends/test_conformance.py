@@ -27,6 +27,13 @@ RUNNERS = [
     "torch-cpu",
     pytest.param("torch-cuda", marks=pytest.mark.skipif(not _cuda(), reason="no CUDA GPU on this machine")),
     "onnxruntime-cpu",
+    pytest.param(
+        "tensorrt",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(not _cuda(), reason="no CUDA GPU: plans are built here but not run"),
+        ],
+    ),
 ]
 
 
@@ -35,6 +42,10 @@ def runner(request: pytest.FixtureRequest, onnx_path: Path, resnet20_weights: Pa
     kind = request.param
     if kind.startswith("torch"):
         opened = open_runner("resnet20", weights=resnet20_weights, device=kind.split("-")[1])
+    elif kind == "tensorrt":
+        from resnet_deploy.trt.builder import build_engine
+
+        opened = open_runner(build_engine(onnx_path, output=onnx_path.with_suffix(".plan")).plan)
     else:
         opened = open_runner(onnx_path)
     yield opened
