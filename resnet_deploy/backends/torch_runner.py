@@ -71,8 +71,11 @@ class TorchRunner(Runner):
         return cls(model, metadata, device=device)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
+        tensor = torch.from_numpy(batch)
+        if self.device == "cuda":
+            tensor = tensor.pin_memory()  # pinned host memory: the copy below runs asynchronously
         with torch.inference_mode():
-            logits = self.model(torch.from_numpy(batch).to(self.device, non_blocking=True))
+            logits = self.model(tensor.to(self.device, non_blocking=True))
         return logits.float().cpu().numpy()
 
     def _close(self) -> None:

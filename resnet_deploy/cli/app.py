@@ -481,6 +481,82 @@ def inspect(
     console.print(layers)
 
 
+@app.command()
+def infer(
+    paths: Annotated[list[str], typer.Argument(help="Image files, folders (recursive) or @list.txt files.")],
+    engine: Annotated[str, typer.Option("--engine", help="A .plan, .onnx, checkpoint, or registered arch name.")],
+    backend: BackendOpt = None,
+    arch: OptionalArchOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = None,
+    batch_size: BatchSizeOpt = None,
+    topk: Annotated[int, typer.Option("--topk", help="Labels per image, with softmax probabilities.")] = 5,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Results file, .jsonl or .csv (default: JSONL on stdout).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Decoding threads.")] = 4,
+    resume: Annotated[bool, typer.Option("--resume", help="Complete an interrupted --output file.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any image failed.")] = False,
+    no_sidecar_check: NoSidecarCheckOpt = False,
+    allow_host_code: AllowHostCodeOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Classify images in batches; every input becomes one row (a prediction or an error)."""
+    import sys
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from resnet_deploy.backends import open_runner
+    from resnet_deploy.infer.pipeline import run_infer
+    from resnet_deploy.infer.sources import expand_inputs
+    from resnet_deploy.infer.writers import ResultWriter, output_format
+
+    fmt = output_format(output) if output else "jsonl"
+    inputs = expand_inputs(paths)
+    writer = ResultWriter(output, fmt, stream=sys.stdout)
+    report_console = console if output else err_console  # stdout may be carrying the rows
+    columns = (TextColumn("infer"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} img/s"),
+               TimeElapsedColumn())  # fmt: skip
+    with (
+        open_runner(
+            engine,
+            backend,
+            arch=arch,
+            weights=weights,
+            device=device,
+            check_sidecar=not no_sidecar_check,
+            allow_host_code=allow_host_code,
+        ) as runner,
+        Progress(*columns, console=err_console, transient=True) as bar,
+    ):
+        task = bar.add_task("infer", total=len(inputs))
+        summary = run_infer(
+            runner,
+            inputs,
+            writer,
+            batch_size=batch_size,
+            topk=topk,
+            workers=workers,
+            resume=resume,
+            progress=lambda n: bar.advance(task, n),
+        )
+    data = summary.to_dict()
+    if json:
+        report_console.print_json(data=data) if output else err_console.print_json(data=data)
+    else:
+        lat = data["batch_latency_ms"]
+        report_console.print(
+            f"{data['images']:,} images: {data['ok']:,} ok, {data['errors']:,} errors"
+            + (f" ({data['resumed_from']:,} done before resuming)" if data["resumed_from"] else "")
+            + f"; {data['wall_s']:.1f}s wall, {data['images_per_s']:,.1f} img/s on {data['backend']}; "
+            f"batch latency p50 {lat['p50']:.1f} / p90 {lat['p90']:.1f} / p99 {lat['p99']:.1f} ms; "
+            f"backend compute {data['compute_share']:.0%} of wall time",
+            highlight=False,
+        )
+    if strict and summary.errors:
+        raise typer.Exit(1)
+
+
 def run() -> None:
     app()
 

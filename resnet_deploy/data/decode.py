@@ -24,7 +24,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         array = np.asarray(image, dtype=np.float64)
         peak = 65535.0 if image.mode.startswith("I;16") else max(float(array.max()), 1.0)
         array = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(array, mode="L").convert("RGB")
+        return Image.fromarray(array).convert("RGB")  # a 2-D uint8 array is mode "L"
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent pixels carry arbitrary colour; composite onto white as viewers show them.
         rgba = image.convert("RGBA")

@@ -1,0 +1,1 @@
+"""Batched classification of image files and folders, streamed to JSONL/CSV, resumable."""
