@@ -557,6 +557,94 @@ def infer(
         raise typer.Exit(1)
 
 
+def _csv_list(text: str, kind: type = str) -> list:
+    try:
+        return [kind(item.strip()) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise ArtifactError(f"{text!r} is not a comma-separated list of {kind.__name__}") from None
+
+
+@app.command()
+def bench(
+    arch: Annotated[str, typer.Option("--arch", help="Registered architecture to benchmark.")] = "resnet50",
+    engine: Annotated[
+        list[str] | None, typer.Option("--engine", help="Artifacts to benchmark instead (.plan, .onnx); repeatable.")
+    ] = None,
+    backends: Annotated[
+        str, typer.Option("--backends", help="Comma list of torch, torch-compile, onnxruntime, tensorrt.")
+    ] = "torch,onnxruntime",
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    precision: Annotated[str, typer.Option("--precision", help="Comma list of fp32, fp16, int8.")] = "fp32",
+    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma list of batch sizes.")] = "1,8,32,128",
+    warmup_s: Annotated[float, typer.Option("--warmup-s", help="Warm-up time per measurement.")] = 2.0,
+    duration_s: Annotated[float, typer.Option("--duration-s", help="Measured time per measurement.")] = 5.0,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the results as CSV.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a PNG: throughput and latency.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Latency percentiles, throughput and FLOP/s per backend x precision x batch size."""
+    from resnet_deploy.bench.outputs import write_csv, write_plot
+    from resnet_deploy.bench.sweep import run_bench
+
+    def show(row: dict) -> None:
+        if not json:
+            what = f"{row['backend']} {row['precision']} batch {row['batch']}"
+            err_console.print(f"  measured {what}: {row['status']}", highlight=False)
+
+    report = run_bench(
+        arch=arch,
+        engines=engine or [],
+        backends=_csv_list(backends),
+        device=device,
+        precisions=_csv_list(precision),
+        batch_sizes=_csv_list(batch_sizes, int),
+        warmup_s=warmup_s,
+        duration_s=duration_s,
+        on_result=show,
+    )
+    if csv_file:
+        write_csv(report, csv_file)
+    if plot:
+        write_plot(report, plot)
+    if json:
+        print_json(report.to_dict())
+        return
+    env = report.environment
+    gpu = env["gpu"] or "none"
+    versions = f"torch {env['torch']}, onnxruntime {env['onnxruntime']}, tensorrt {env['tensorrt'] or '-'}"
+    console.print(f"CPU {env['cpu']} ({env['cpu_cores']} cores), GPU {gpu}; {versions}", highlight=False)
+    table = Table(title=f"bench {', '.join(engine) if engine else arch}")
+    on_gpu = any("gpu_compute_ms" in row for row in report.results)
+    columns = ("backend", "prec", "batch", "mean ms", "p50", "p99", "img/s", "GFLOP/s")
+    columns += ("GPU ms", "% peak") if on_gpu else ()
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("backend", "prec") else "right")
+    for row in report.results:
+        if row["status"] == "ok":
+            lat = row["latency_ms"]
+            table.add_row(
+                row["backend"],
+                row["precision"],
+                str(row["batch"]),
+                *(f"{lat[k]:.2f}" for k in ("mean", "p50", "p99")),
+                f"{row['throughput']:,.1f}",
+                f"{row['gflops']:,.1f}",
+                *(
+                    (
+                        f"{row['gpu_compute_ms']:.2f}" if "gpu_compute_ms" in row else "-",
+                        f"{row['peak_fraction']:.1%}" if "peak_fraction" in row else "-",
+                    )
+                    if on_gpu
+                    else ()
+                ),
+            )
+    console.print(table)
+    for row in report.results:
+        if row["status"] != "ok":
+            where = f"{row['backend']} {row['precision']}" + (f" batch {row['batch']}" if row["batch"] else "")
+            console.print(f"{row['status']}: {where}: {row['reason']}", highlight=False)
+
+
 def run() -> None:
     app()
 

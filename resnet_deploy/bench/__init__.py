@@ -1,0 +1,1 @@
+"""Benchmarks of the runners: latency percentiles, throughput, FLOP/s and GPU utilisation."""
