@@ -12,10 +12,12 @@ $(BIN)/resnet-deploy: pyproject.toml constraints-dev.txt
 	$(BIN)/pip install --quiet -c constraints-dev.txt -e '.[dev]'
 	touch $@
 
+# IMAGES=path/to/folder classifies your own images (default: the shared CIFAR-10 test JPEGs).
+IMAGES ?=
+
 demo: $(BIN)/resnet-deploy
 	$(BIN)/resnet-deploy doctor
-	$(BIN)/resnet-deploy models
-	$(BIN)/resnet-deploy flops --arch resnet50
+	$(BIN)/resnet-deploy demo $(IMAGES)
 
 test: $(BIN)/resnet-deploy
 	$(BIN)/ruff check resnet_deploy tests benchmarks

@@ -7,12 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from resnet_deploy import __version__
 from resnet_deploy.backends.base import InputSpec, Runner
 from resnet_deploy.errors import ArtifactError
-from resnet_deploy.exporting.export import build_reference, default_batch
+from resnet_deploy.exporting.export import build_reference
 from resnet_deploy.exporting.metadata import ModelMetadata
-from resnet_deploy.models.registry import get_card
 
 
 def resolve_device(device: str | None) -> str:
@@ -50,23 +48,8 @@ class TorchRunner(Runner):
     ) -> TorchRunner:
         if arch is None and weights is None:
             raise ArtifactError("a torch runner needs --arch NAME, a checkpoint, or both")
-        if arch is None:
-            from resnet_deploy.models.weights import read_checkpoint
-
-            arch = read_checkpoint(weights).meta.get("arch")
-            if arch is None:
-                raise ArtifactError(f"{weights} does not say its architecture; pass --arch NAME")
-        model, weights_sha = build_reference(arch, weights, num_classes=num_classes, options=options)
-        card = get_card(arch, num_classes=model.fc.out_features, input_size=input_size)
-        metadata = ModelMetadata(
-            arch=arch,
-            num_classes=card.num_classes,
-            labels=card.labels,
-            preprocess=card.preprocess,
-            batch=default_batch(card.family),
-            weights_sha256=weights_sha,
-            tool_version=__version__,
-            options={k: v for k, v in (options or {}).items() if v is not None},
+        model, metadata = build_reference(
+            arch, weights, num_classes=num_classes, input_size=input_size, options=options
         )
         return cls(model, metadata, device=device)
 

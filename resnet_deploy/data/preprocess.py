@@ -66,6 +66,10 @@ class PreprocessSpec:
 
     def __call__(self, image: Image.Image) -> np.ndarray:
         """An RGB PIL image -> a float32 CHW array."""
+        return self.normalize(np.asarray(self.resize_crop(image)))
+
+    def resize_crop(self, image: Image.Image) -> Image.Image:
+        """The geometric half: resize the shorter side, then centre-crop to `input_size`."""
         width, height = image.size
         short, long = (width, height) if width <= height else (height, width)
         if short != self.resize:
@@ -75,9 +79,12 @@ class PreprocessSpec:
         width, height = image.size
         top = int(round((height - self.input_size) / 2.0))
         left = int(round((width - self.input_size) / 2.0))
-        image = image.crop((left, top, left + self.input_size, top + self.input_size))
-        array = np.asarray(image, dtype=np.float32) / 255.0
+        return image.crop((left, top, left + self.input_size, top + self.input_size))
+
+    def normalize(self, pixels: np.ndarray) -> np.ndarray:
+        """The photometric half: uint8 HWC (or NHWC) RGB -> float32 CHW (or NCHW), normalised."""
+        array = pixels.astype(np.float32) / 255.0
         array = (array - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         if self.channel_order == "BGR":  # mean and std are given in RGB order
             array = array[..., ::-1]
-        return np.ascontiguousarray(array.transpose(2, 0, 1))
+        return np.ascontiguousarray(np.moveaxis(array, -1, -3))

@@ -17,6 +17,7 @@ import torch
 
 from resnet_deploy import __version__
 from resnet_deploy.atomic import atomic_write
+from resnet_deploy.data.preprocess import PreprocessSpec
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.exporting.metadata import RANDOM_INIT, BatchRange, ModelMetadata, write_metadata
 from resnet_deploy.models.registry import get_card
@@ -60,17 +61,42 @@ def default_batch(family: str) -> BatchRange:
 
 
 def build_reference(
-    arch: str,
+    arch: str | None,
     weights: str | Path | None,
     *,
     num_classes: int | None = None,
-    options: dict[str, str] | None = None,
-) -> tuple[torch.nn.Module, str]:
-    """The PyTorch model and its weights hash; random init is seeded so it can be rebuilt."""
+    input_size: int | None = None,
+    options: dict[str, str | None] | None = None,
+    batch: BatchRange | None = None,
+) -> tuple[torch.nn.Module, ModelMetadata]:
+    """The PyTorch model and what to record about it; random init is seeded so it can be rebuilt.
+
+    Labels and preprocessing come from the card, or from our own checkpoint when it saved them
+    (a model trained on other classes keeps their names).
+    """
+    options = {k: v for k, v in (options or {}).items() if v is not None}
     if weights is None:
         torch.manual_seed(RANDOM_INIT_SEED)
-    model, checkpoint = load_model(arch, weights, num_classes=num_classes, **(options or {}))
-    return model, checkpoint.sha256 if checkpoint else RANDOM_INIT
+    model, checkpoint = load_model(arch, weights, num_classes=num_classes, **options)
+    saved = checkpoint.meta if checkpoint else {}
+    arch = arch or saved["arch"]
+    card = get_card(arch, num_classes=model.fc.out_features, input_size=input_size)
+    labels, preprocess = card.labels, card.preprocess
+    if len(saved.get("labels") or []) == card.num_classes:
+        labels = tuple(saved["labels"])
+    if saved.get("preprocess") and input_size is None:
+        preprocess = PreprocessSpec.from_json(saved["preprocess"])
+    metadata = ModelMetadata(
+        arch=arch,
+        num_classes=card.num_classes,
+        labels=labels,
+        preprocess=preprocess,
+        batch=batch or default_batch(card.family),
+        weights_sha256=checkpoint.sha256 if checkpoint else RANDOM_INIT,
+        tool_version=__version__,
+        options=options,
+    )
+    return model, metadata
 
 
 def _torch_export(model: torch.nn.Module, example: torch.Tensor, path: Path, opset: int, dynamic: bool) -> None:
@@ -122,24 +148,14 @@ def export_onnx(
     if not 13 <= opset <= 21:
         raise ArtifactError(f"--opset {opset} is not supported; use 13..21 (TensorRT 10 parses up to 21)")
     start = time.perf_counter()
-    options = {k: v for k, v in (options or {}).items() if v is not None}
-    model, weights_sha = build_reference(arch, weights, num_classes=num_classes, options=options)
-    num_classes = model.fc.out_features
-    card = get_card(arch, num_classes=num_classes, input_size=input_size)
-    batch = batch or default_batch(card.family)
-    output = Path(output) if output else Path("export") / f"{arch}.onnx"
-    metadata = ModelMetadata(
-        arch=arch,
-        num_classes=num_classes,
-        labels=card.labels,
-        preprocess=card.preprocess,
-        batch=batch,
-        weights_sha256=weights_sha,
-        tool_version=__version__,
-        options=options,
+    model, metadata = build_reference(
+        arch, weights, num_classes=num_classes, input_size=input_size, options=options, batch=batch
     )
+    batch = metadata.batch
+    size = metadata.input_size
+    output = Path(output) if output else Path("export") / f"{arch}.onnx"
     # A small example batch keeps tracing cheap; 2 (not 1) so nothing specialises on batch 1.
-    example = torch.zeros(batch.min if batch.fixed else 2, 3, card.input_size, card.input_size)
+    example = torch.zeros(batch.min if batch.fixed else 2, 3, size, size)
 
     def write(tmp: Path) -> None:
         _torch_export(model, example, tmp, opset, dynamic=not batch.fixed)

@@ -1,0 +1,124 @@
+"""The main job end to end on the embedded default model (our trained CIFAR-10 ResNet-20):
+export -> check -> calibrate -> build (TensorRT-RTX) -> infer -> bench, with a short summary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from resnet_deploy.errors import ArtifactError
+
+DEFAULT_ARCH = "resnet20"
+SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
+
+
+def embedded_weights() -> Path:
+    path = Path(str(resources.files("resnet_deploy.assets").joinpath("resnet20_cifar10.pt")))
+    if not path.is_file():
+        raise ArtifactError(f"the embedded default model {path} is missing; reinstall resnet-deploy")
+    return path
+
+
+def _default_images() -> tuple[Path, Path]:
+    test, train = SHARED_IMAGES / "test", SHARED_IMAGES / "train"
+    if not test.is_dir():
+        raise ArtifactError("pass an images folder: resnet-deploy demo IMAGES (no shared CIFAR-10 JPEGs here)")
+    return test, train if train.is_dir() else test
+
+
+def run_demo(
+    images: Path | None = None,
+    *,
+    workdir: Path = Path("demo"),
+    calibration_images: Path | None = None,
+    log: Callable[[str], None] = lambda line: None,
+) -> dict:
+    """Run every step and return a summary dict; each step's figures are in it."""
+    from resnet_deploy.backends import open_runner
+    from resnet_deploy.bench.sweep import run_bench
+    from resnet_deploy.data.folders import image_folder
+    from resnet_deploy.evaluate import evaluate
+    from resnet_deploy.exporting.export import export_onnx
+    from resnet_deploy.exporting.parity import check_parity
+    from resnet_deploy.infer.pipeline import run_infer
+    from resnet_deploy.infer.sources import expand_inputs
+    from resnet_deploy.infer.writers import ResultWriter
+    from resnet_deploy.quant.calibrate import calibrate_int8
+
+    if images is None:
+        images, default_calibration = _default_images()
+    else:
+        default_calibration = images
+    calibration_images = calibration_images or default_calibration
+    weights = embedded_weights()
+    summary: dict = {"weights": str(weights), "images": str(images)}
+    start = time.perf_counter()
+
+    log("export: embedded ResNet-20 -> ONNX")
+    exported = export_onnx(DEFAULT_ARCH, weights=weights, output=workdir / "resnet20.onnx")
+    summary["export"] = {"onnx": str(exported.path), "nodes": exported.nodes}
+
+    log("check: onnxruntime against PyTorch on real images")
+    parity = check_parity(exported.path, weights=weights, images=images, num_images=256)
+    summary["check"] = {k: parity.to_dict()[k] for k in ("max_abs_diff", "min_cosine", "top1_agreement", "passed")}
+
+    log("calibrate: INT8 QDQ on 512 images")
+    int8 = calibrate_int8(exported.path, calibration_images, num_images=512, cache_dir=workdir / "calib")
+    summary["calibrate"] = {"onnx": str(int8.path), "method": int8.method, "cache_hit": int8.cache_hit}
+
+    log("build: TensorRT engines (fp16, int8)")
+    summary["build"] = _build_plans(exported.path, int8.path, workdir)
+
+    log("infer: classify the images")
+    labelled = _is_labelled(images, image_folder)
+    rows_path = workdir / "predictions.jsonl"
+    rows_path.unlink(missing_ok=True)
+    artifacts = {"onnx fp32": exported.path, "onnx int8": int8.path}
+    with open_runner(exported.path) as runner:
+        result = run_infer(runner, expand_inputs([str(images)]), ResultWriter(rows_path, "jsonl"))
+    summary["infer"] = {"output": str(rows_path), **result.to_dict()}
+    if labelled:
+        summary["accuracy"] = {}
+        for name, path in artifacts.items():
+            with open_runner(path) as runner:
+                summary["accuracy"][name] = round(evaluate(runner, images).top1, 4)
+
+    log("bench: torch vs onnxruntime on this machine")
+    bench = run_bench(arch=DEFAULT_ARCH, batch_sizes=[1, 64], warmup_s=0.5, duration_s=1.5)
+    summary["bench"] = [
+        {k: row.get(k) for k in ("backend", "precision", "batch", "throughput", "status")}
+        | {"p50_ms": row.get("latency_ms", {}).get("p50")}
+        for row in bench.results
+    ]
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    return summary
+
+
+def _is_labelled(images: Path, image_folder) -> bool:
+    try:
+        from resnet_deploy.models.labels import CIFAR10_LABELS
+
+        return set(image_folder(images).classes) <= set(CIFAR10_LABELS)
+    except Exception:
+        return False
+
+
+def _build_plans(fp32: Path, int8: Path, workdir: Path) -> dict:
+    from resnet_deploy.trt.builder import build_engine
+
+    plans = {}
+    for precision, source in (("fp16", fp32), ("int8", int8)):
+        try:
+            result = build_engine(source, precision=precision, output=workdir / f"resnet20_{precision}.plan")
+            sidecar = result.sidecar
+            plans[precision] = {
+                "plan": str(result.plan),
+                "mb": round(sidecar.plan_bytes / 1e6, 2),
+                "runtime": f"{sidecar.family_name} {sidecar.runtime_version}",
+            }
+        except ArtifactError as exc:
+            plans[precision] = {"skipped": str(exc)}
+    return plans

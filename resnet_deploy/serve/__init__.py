@@ -1,0 +1,1 @@
+"""Serving and scale-out: a Triton Inference Server model repository."""
