@@ -497,6 +497,13 @@ def infer(
     workers: Annotated[int, typer.Option("--workers", help="Decoding threads.")] = 4,
     resume: Annotated[bool, typer.Option("--resume", help="Complete an interrupted --output file.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any image failed.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Run on Ray: a cluster ADDRESS (ray://host:10001, auto), or `local`."),
+    ] = None,
+    actors: Annotated[
+        int | None, typer.Option("--actors", help="With --ray: inference actors (default: 1/GPU).")
+    ] = None,
     no_sidecar_check: NoSidecarCheckOpt = False,
     allow_host_code: AllowHostCodeOpt = False,
     json: JsonOpt = False,
@@ -517,29 +524,25 @@ def infer(
     report_console = console if output else err_console  # stdout may be carrying the rows
     columns = (TextColumn("infer"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} img/s"),
                TimeElapsedColumn())  # fmt: skip
+    options = dict(arch=arch, weights=weights, device=device, check_sidecar=not no_sidecar_check,
+                   allow_host_code=allow_host_code)  # fmt: skip
     with (
-        open_runner(
-            engine,
-            backend,
-            arch=arch,
-            weights=weights,
-            device=device,
-            check_sidecar=not no_sidecar_check,
-            allow_host_code=allow_host_code,
-        ) as runner,
+        open_runner(engine, backend, **options) as runner,
         Progress(*columns, console=err_console, transient=True) as bar,
     ):
         task = bar.add_task("infer", total=len(inputs))
-        summary = run_infer(
-            runner,
-            inputs,
-            writer,
-            batch_size=batch_size,
-            topk=topk,
-            workers=workers,
-            resume=resume,
-            progress=lambda n: bar.advance(task, n),
-        )
+        if ray is None:
+            summary = run_infer(runner, inputs, writer, batch_size=batch_size, topk=topk, workers=workers,
+                                resume=resume, progress=lambda n: bar.advance(task, n))  # fmt: skip
+        else:
+            from resnet_deploy.evaluate import default_batch_size
+            from resnet_deploy.infer.ray_pipeline import run_infer_ray
+
+            summary = run_infer_ray(
+                engine, {"backend": backend, **options}, runner.metadata, inputs, writer,
+                address=None if ray == "local" else ray, batch_size=batch_size or default_batch_size(runner),
+                topk=topk, actors=actors, resume=resume, progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
     data = summary.to_dict()
     if json:
         report_console.print_json(data=data) if output else err_console.print_json(data=data)

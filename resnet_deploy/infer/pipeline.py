@@ -64,14 +64,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _ok_row(path: Path, probs: np.ndarray, labels: tuple[str, ...], k: int) -> dict[str, Any]:
+def ok_row(path: Path, probs: np.ndarray, labels: tuple[str, ...], k: int) -> dict[str, Any]:
     order = np.argsort(-probs)[:k]
     topk = [{"index": int(i), "label": labels[i], "prob": round(float(probs[i]), 6)} for i in order]
     return {"path": str(path), "status": "ok", "class_index": int(order[0]), "label": labels[order[0]],
             "topk": topk, "error": None}  # fmt: skip
 
 
-def _error_row(path: Path, reason: str) -> dict[str, Any]:
+def error_row(path: Path, reason: str) -> dict[str, Any]:
     return {"path": str(path), "status": "error", "class_index": None, "label": None, "topk": [], "error": reason}
 
 
@@ -109,9 +109,9 @@ def run_infer(
                 elapsed = time.perf_counter() - began
                 summary.compute_seconds += elapsed
                 summary.batch_latencies_ms.append(elapsed * 1e3)
-            rows = {i: _error_row(todo[i], reason) for i, reason in batch.errors}
+            rows = {i: error_row(todo[i], reason) for i, reason in batch.errors}
             for position, index in enumerate(batch.indices):
-                rows[index] = _ok_row(todo[index], probs[position], labels, k)
+                rows[index] = ok_row(todo[index], probs[position], labels, k)
             for index in sorted(rows):  # input order within the batch; batches arrive in order
                 writer.write(rows[index])
             summary.ok += len(batch.indices)
