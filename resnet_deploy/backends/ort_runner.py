@@ -24,14 +24,10 @@ PROVIDER_ALIASES = {
 
 def load_onnx_metadata(path: Path) -> ModelMetadata | None:
     """The resnet-deploy metadata of an ONNX file, or None for a foreign file."""
-    import onnx
-
     from resnet_deploy.exporting.metadata import read_metadata
+    from resnet_deploy.exporting.onnx_file import load_onnx
 
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf raises its own DecodeError types
-        raise ArtifactError(f"{path} is not an ONNX model ({type(exc).__name__}); pass a .onnx file") from None
+    model = load_onnx(path, with_weights=False)
     if not any(p.key.startswith("resnet_deploy.") for p in model.metadata_props):
         return None
     return read_metadata(model, str(path))

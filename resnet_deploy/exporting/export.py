@@ -102,32 +102,16 @@ def build_reference(
 def _torch_export(model: torch.nn.Module, example: torch.Tensor, path: Path, opset: int, dynamic: bool) -> None:
     """TorchScript exporter: about 17x faster than dynamo on the deep nets (10 s vs 174 s for
     ResNet-1202 here) and it fuses Conv+BN in eval mode; dynamo is the fallback."""
+    common = dict(input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            torch.onnx.export(
-                model,
-                (example,),
-                str(path),
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                opset_version=opset,
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None,
-                do_constant_folding=True,
-                dynamo=False,
-            )
+            axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic else None
+            torch.onnx.export(model, (example,), str(path), dynamic_axes=axes, dynamo=False, **common)
         except TypeError:  # a torch without the TorchScript exporter
             shapes = {"x": {0: torch.export.Dim("batch", min=1, max=65536)}} if dynamic else None
             torch.onnx.export(
-                model,
-                (example,),
-                str(path),
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                opset_version=opset,
-                dynamic_shapes=shapes,
-                external_data=False,
-                dynamo=True,
+                model, (example,), str(path), dynamic_shapes=shapes, external_data=False, dynamo=True, **common
             )
 
 

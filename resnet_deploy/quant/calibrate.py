@@ -31,6 +31,7 @@ from resnet_deploy.data.decode import ImageDecodeError, decode_image
 from resnet_deploy.data.folders import list_images
 from resnet_deploy.errors import ArtifactError, ImageDataError
 from resnet_deploy.exporting.metadata import ModelMetadata, read_metadata, write_metadata
+from resnet_deploy.exporting.onnx_file import load_onnx
 from resnet_deploy.models.weights import file_sha256
 from resnet_deploy.quant.graph import has_fp16_weights, is_quantized, keep_qdq_on_residual_inputs_only
 
@@ -212,12 +213,7 @@ def calibrate_int8(
         raise ArtifactError(f"--percentile {percentile} must be in [90, 100)")
     if num_images < 1:
         raise ArtifactError(f"--num-images must be at least 1, got {num_images}")
-    if not model_path.is_file():
-        raise ArtifactError(f"ONNX file {model_path} not found; create it with `resnet-deploy export`")
-    try:
-        model = onnx.load(str(model_path))
-    except Exception as exc:
-        raise ArtifactError(f"{model_path} is not an ONNX model ({type(exc).__name__})") from None
+    model = load_onnx(model_path)
     if is_quantized(model):
         raise ArtifactError(f"{model_path} is already quantized (it has Q/DQ nodes); calibrate the float32 export")
     if has_fp16_weights(model):

@@ -16,6 +16,7 @@ import onnx
 from resnet_deploy.atomic import atomic_write
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.exporting.metadata import read_metadata, write_metadata
+from resnet_deploy.exporting.onnx_file import load_onnx
 from resnet_deploy.models.weights import file_sha256
 from resnet_deploy.quant.graph import has_fp16_weights, is_quantized, topological_sort
 
@@ -35,12 +36,7 @@ def convert_fp16(model_path: str | Path, output: str | Path | None = None) -> Fp
 
     start = time.perf_counter()
     model_path = Path(model_path)
-    if not model_path.is_file():
-        raise ArtifactError(f"ONNX file {model_path} not found; create it with `resnet-deploy export`")
-    try:
-        model = onnx.load(str(model_path))
-    except Exception as exc:
-        raise ArtifactError(f"{model_path} is not an ONNX model ({type(exc).__name__})") from None
+    model = load_onnx(model_path)
     if is_quantized(model):
         raise ArtifactError(f"{model_path} is an INT8 QDQ model; convert the float32 export to FP16 instead")
     if has_fp16_weights(model):

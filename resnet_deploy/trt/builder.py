@@ -22,6 +22,7 @@ import onnx
 from resnet_deploy.atomic import atomic_write_bytes, atomic_write_text
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.exporting.metadata import BatchRange, read_metadata
+from resnet_deploy.exporting.onnx_file import load_onnx
 from resnet_deploy.models.weights import file_sha256
 from resnet_deploy.quant.graph import has_fp16_weights, is_quantized
 from resnet_deploy.trt.adapter import RTX_DEFAULT_TARGETS, TrtFamily
@@ -139,12 +140,7 @@ def build_engine(
 ) -> BuildResult:
     """Build `onnx_path` into `engines/<name>_<precision>.plan` plus its JSON sidecar."""
     onnx_path = Path(onnx_path)
-    if not onnx_path.is_file():
-        raise ArtifactError(f"ONNX file {onnx_path} not found; create it with `resnet-deploy export`")
-    try:
-        model = onnx.load(str(onnx_path))
-    except Exception as exc:
-        raise ArtifactError(f"{onnx_path} is not an ONNX model ({type(exc).__name__})") from None
+    model = load_onnx(onnx_path)
     metadata = read_metadata(model, str(onnx_path))
     found = onnx_precision(model)
     target_precision = resolve_precision(precision, found, onnx_path)
