@@ -1,16 +1,23 @@
 """A real Triton server (PyTriton's bundled tritonserver) serving the exported ResNet-20 on the
-CPU: one HTTP inference over the KServe v2 protocol, with its label."""
+CPU, started as `resnet-deploy serve` in its own process: one HTTP (KServe v2) inference, with
+its labels."""
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from resnet_deploy.backends import open_runner
 from resnet_deploy.data.decode import load_rgb
 from resnet_deploy.exporting.export import export_onnx
 
@@ -23,17 +30,34 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_http_inference_returns_logits_and_label(resnet20_weights: Path, cifar_test: Path, tmp_path: Path) -> None:
-    from resnet_deploy.serve.pytriton_server import serve
+def _wait_ready(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/v2/models/resnet20/ready", timeout=2) as ready:
+                if ready.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    pytest.fail("the server did not become ready")
 
+
+def test_http_inference_returns_logits_and_label(resnet20_weights: Path, cifar_test: Path, tmp_path: Path) -> None:
     model = export_onnx("resnet20", weights=resnet20_weights, output=tmp_path / "r20.onnx")
     spec = model.metadata.preprocess
     images = [cifar_test / "ship" / "0001.jpg", cifar_test / "automobile" / "0002.jpg"]
     batch = np.stack([spec(load_rgb(p)) for p in images])
-    ports = {"http_port": _free_port(), "grpc_port": _free_port(), "metrics_port": _free_port()}
-    with serve(model.path, model_name="resnet20", **ports) as url:
-        with urllib.request.urlopen(f"{url}/v2/models/resnet20/ready", timeout=10) as ready:
-            assert ready.status == 200
+    http = _free_port()
+    ports = ["--http-port", str(http), "--grpc-port", str(_free_port()), "--metrics-port", str(_free_port())]
+    command = [sys.executable, "-m", "resnet_deploy", "serve", str(model.path), "--model-name", "resnet20", *ports]
+    log = tmp_path / "server.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{http}"
+    try:
+        _wait_ready(url, process)
         body = {
             "inputs": [
                 {"name": "input", "shape": list(batch.shape), "datatype": "FP32", "data": batch.flatten().tolist()}
@@ -42,12 +66,19 @@ def test_http_inference_returns_logits_and_label(resnet20_weights: Path, cifar_t
         }
         request = urllib.request.Request(f"{url}/v2/models/resnet20/infer", data=json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json"})  # fmt: skip
-        with urllib.request.urlopen(request, timeout=30) as response:
-            outputs = {o["name"]: o for o in json.loads(response.read())["outputs"]}
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                outputs = {o["name"]: o for o in json.loads(response.read())["outputs"]}
+        except urllib.error.HTTPError as exc:
+            pytest.fail(f"Triton answered {exc.code}: {exc.read().decode(errors='replace')[:500]}")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
     logits = np.asarray(outputs["logits"]["data"], np.float32).reshape(2, 10)
-    from resnet_deploy.backends import open_runner
-
     with open_runner(model.path) as runner:
         np.testing.assert_allclose(logits, runner.infer(batch), atol=1e-4)
-    predicted = [model.metadata.labels[i] for i in logits.argmax(1)]
-    assert outputs["label"]["data"] == predicted
+    assert outputs["label"]["data"] == [model.metadata.labels[i] for i in logits.argmax(1)]
+    assert outputs["label"]["data"] == ["ship", "automobile"]

@@ -754,6 +754,32 @@ def triton_repo(
         console.print(f"wrote {path}", highlight=False)
 
 
+@app.command()
+def serve(
+    artifact: Annotated[str, typer.Argument(help="An .onnx, .plan, checkpoint or arch name to serve.")],
+    model_name: Annotated[str, typer.Option("--model-name", help="The name clients ask for.")] = "resnet",
+    http_port: Annotated[int, typer.Option("--http-port")] = 8000,
+    grpc_port: Annotated[int, typer.Option("--grpc-port")] = 8001,
+    metrics_port: Annotated[int, typer.Option("--metrics-port")] = 8002,
+    max_batch: Annotated[int, typer.Option("--max-batch", help="Triton's dynamic batching limit.")] = 64,
+) -> None:
+    """Serve a model with a real Triton Inference Server (PyTriton) until interrupted."""
+    import signal
+    import threading
+
+    from resnet_deploy.serve.pytriton_server import serve as serve_model
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with serve_model(artifact, model_name=model_name, http_port=http_port, grpc_port=grpc_port,
+                     metrics_port=metrics_port, max_batch=max_batch) as url:  # fmt: skip
+        err_console.print(f"serving {model_name} at {url} (KServe v2: {url}/v2/models/{model_name}/infer)")
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+
+
 def run() -> None:
     app()
 

@@ -92,6 +92,7 @@ def run_infer_ray(
     except ImportError:
         raise ArtifactError("--ray needs Ray: pip install 'resnet-deploy[ray]'") from None
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # our progress bar and summary say enough
+    started_here = not ray.is_initialized()
     ray.init(address=address or None, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
              configure_logging=False)  # fmt: skip
     context = ray.data.DataContext.get_current()
@@ -127,4 +128,6 @@ def run_infer_ray(
     finally:
         summary.wall_seconds = time.perf_counter() - start
         writer.close()
+        if started_here:
+            ray.shutdown()  # a job that started Ray leaves no Ray behind
     return summary

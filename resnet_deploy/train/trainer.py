@@ -27,6 +27,19 @@ from resnet_deploy.models.registry import create_model, get_card
 from resnet_deploy.train.dataset import InMemoryImages, augment, load_folder, normalize
 
 CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"  # the deployable part of the checkpoint: weights, labels, preprocessing
+DEPLOY_KEYS = (
+    "format",
+    "tool_version",
+    "arch",
+    "model",
+    "preprocess",
+    "labels",
+    "num_classes",
+    "epoch",
+    "config",
+    "log",
+)
 LOG = "log.csv"
 CURVE = "curve.png"
 LOG_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
@@ -80,6 +93,13 @@ def _evaluate(model: nn.Module, images: InMemoryImages, spec, device: str, batch
 
 def _save_checkpoint(path: Path, state: dict) -> None:
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def write_model(checkpoint: Path, output: Path) -> Path:
+    """The checkpoint without optimizer and RNG state: what export, eval and infer need."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    _save_checkpoint(output, {key: state[key] for key in DEPLOY_KEYS})
+    return output
 
 
 def _write_log(folder: Path, rows: list[dict]) -> None:
@@ -207,6 +227,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_epoch: Callable[[dict
             "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
             "log": rows,
         })  # fmt: skip
+        write_model(checkpoint_path, folder / MODEL)
         _write_log(folder, rows)
         if on_epoch is not None:
             on_epoch(last)
