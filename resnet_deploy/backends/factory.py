@@ -15,7 +15,7 @@ PLAN_SUFFIXES = (".plan", ".engine", ".trt")
 
 def detect_backend(artifact: str | Path) -> str:
     """The backend an artifact runs on by default: by file type, or torch for an arch name."""
-    from resnet_deploy.models.registry import _REGISTRY
+    from resnet_deploy.models.registry import list_models
 
     text = str(artifact)
     suffix = Path(text).suffix.lower()
@@ -23,7 +23,7 @@ def detect_backend(artifact: str | Path) -> str:
         return "onnxruntime"
     if suffix in PLAN_SUFFIXES:
         return "tensorrt"
-    if suffix in CHECKPOINT_SUFFIXES or text in _REGISTRY:
+    if suffix in CHECKPOINT_SUFFIXES or text in {card.name for card in list_models()}:
         return "torch"
     if not Path(text).exists():
         raise ArtifactError(

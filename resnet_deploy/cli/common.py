@@ -44,6 +44,15 @@ class App(typer.Typer):
         return lambda func: register(_friendly_errors(func))
 
 
+app = App(
+    name="resnet-deploy",
+    help="ResNets (He et al. 2015, 2016) from PyTorch to ONNX and TensorRT, verified on real images.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
 def print_json(data: Any) -> None:
     """Machine-readable output: plain JSON on stdout, nothing else."""
     typer.echo(json.dumps(data, indent=2, default=str))
@@ -59,3 +68,35 @@ WeightsOpt = Annotated[
 ]
 NumClassesOpt = Annotated[int | None, typer.Option("--num-classes", help="Override the card's number of classes.")]
 InputSizeOpt = Annotated[int | None, typer.Option("--input-size", help="Override the card's input size (pixels).")]
+
+
+# Options shared by several commands.
+ShortcutOpt = Annotated[str | None, typer.Option("--shortcut", help="2015 Table 3 shortcut option: A, B or C.")]
+ActivationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--activation",
+        help="2016 Fig. 4 unit: original, bn_after_add, relu_before_add, relu_only_preact, full_preact.",
+    ),
+]
+VariantOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--variant",
+        help="2016 Fig. 2 shortcut: identity, constant_scaling, exclusive_gating, "
+        "shortcut_only_gating, conv1x1, dropout.",
+    ),
+]
+BatchOpt = Annotated[str | None, typer.Option("--batch", help="Batch range MIN:OPT:MAX (a fixed batch if MIN == MAX).")]
+ImagesOpt = Annotated[Path | None, typer.Option("--images", help="Folder of real images (searched recursively).")]
+BackendOpt = Annotated[
+    str | None, typer.Option("--backend", help="torch, onnxruntime or tensorrt (default: from the file type).")
+]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when available).")]
+NoSidecarCheckOpt = Annotated[
+    bool, typer.Option("--no-sidecar-check", help="Load a .plan without checking its sidecar (at your risk).")
+]
+AllowHostCodeOpt = Annotated[
+    bool, typer.Option("--allow-host-code", help="Let a trusted .plan run embedded host code (off by default).")
+]
+BatchSizeOpt = Annotated[int | None, typer.Option("--batch-size", help="Images per batch (default: from the model).")]

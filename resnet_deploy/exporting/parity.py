@@ -71,6 +71,7 @@ class ParityReport:
     passed: bool
     onnx: str
     decode_errors: int = 0
+    backend: str = "onnxruntime"
 
     def to_dict(self) -> dict:
         return {
@@ -82,6 +83,7 @@ class ParityReport:
             "passed": self.passed,
             "onnx": self.onnx,
             "decode_errors": self.decode_errors,
+            "backend": self.backend,
         }
 
 
@@ -169,4 +171,5 @@ def check_parity(
         passed=comparison.passes(tol),
         onnx=str(onnx_path),
         decode_errors=errors,
+        backend=candidate.backend,
     )

@@ -1,0 +1,192 @@
+"""The main jobs: infer and bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from resnet_deploy.cli.common import (
+    AllowHostCodeOpt,
+    BackendOpt,
+    BatchSizeOpt,
+    DeviceOpt,
+    JsonOpt,
+    NoSidecarCheckOpt,
+    OptionalArchOpt,
+    WeightsOpt,
+    app,
+    console,
+    err_console,
+    print_json,
+)
+from resnet_deploy.errors import ArtifactError
+
+
+@app.command(rich_help_panel="Inference and benchmarks")
+def infer(
+    paths: Annotated[list[str], typer.Argument(help="Image files, folders (recursive) or @list.txt files.")],
+    engine: Annotated[str, typer.Option("--engine", help="A .plan, .onnx, checkpoint, or registered arch name.")],
+    backend: BackendOpt = None,
+    arch: OptionalArchOpt = None,
+    weights: WeightsOpt = None,
+    device: DeviceOpt = None,
+    batch_size: BatchSizeOpt = None,
+    topk: Annotated[int, typer.Option("--topk", help="Labels per image, with softmax probabilities.")] = 5,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Results file, .jsonl or .csv (default: JSONL on stdout).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Decoding threads.")] = 4,
+    resume: Annotated[bool, typer.Option("--resume", help="Complete an interrupted --output file.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any image failed.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Run on Ray: a cluster ADDRESS (ray://host:10001, auto), or `local`."),
+    ] = None,
+    actors: Annotated[
+        int | None, typer.Option("--actors", help="With --ray: inference actors (default: 1/GPU).")
+    ] = None,
+    no_sidecar_check: NoSidecarCheckOpt = False,
+    allow_host_code: AllowHostCodeOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Classify images in batches; every input becomes one row (a prediction or an error)."""
+    import sys
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from resnet_deploy.backends import open_runner
+    from resnet_deploy.infer.pipeline import run_infer
+    from resnet_deploy.infer.sources import expand_inputs
+    from resnet_deploy.infer.writers import ResultWriter, output_format
+
+    fmt = output_format(output) if output else "jsonl"
+    inputs = expand_inputs(paths)
+    writer = ResultWriter(output, fmt, stream=sys.stdout)
+    report_console = console if output else err_console  # stdout may be carrying the rows
+    columns = (TextColumn("infer"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} img/s"),
+               TimeElapsedColumn())  # fmt: skip
+    options = dict(arch=arch, weights=weights, device=device, check_sidecar=not no_sidecar_check,
+                   allow_host_code=allow_host_code)  # fmt: skip
+    with (
+        open_runner(engine, backend, **options) as runner,
+        Progress(*columns, console=err_console, transient=True) as bar,
+    ):
+        task = bar.add_task("infer", total=len(inputs))
+        if ray is None:
+            summary = run_infer(runner, inputs, writer, batch_size=batch_size, topk=topk, workers=workers,
+                                resume=resume, progress=lambda n: bar.advance(task, n))  # fmt: skip
+        else:
+            from resnet_deploy.evaluate import default_batch_size
+            from resnet_deploy.infer.ray_pipeline import run_infer_ray
+
+            summary = run_infer_ray(
+                engine, {"backend": backend, **options}, runner.metadata, inputs, writer,
+                address=None if ray == "local" else ray, batch_size=batch_size or default_batch_size(runner),
+                topk=topk, actors=actors, resume=resume, progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
+    data = summary.to_dict()
+    if json:
+        report_console.print_json(data=data)
+    else:
+        lat = data["batch_latency_ms"]
+        report_console.print(
+            f"{data['images']:,} images: {data['ok']:,} ok, {data['errors']:,} errors"
+            + (f" ({data['resumed_from']:,} done before resuming)" if data["resumed_from"] else "")
+            + f"; {data['wall_s']:.1f}s wall, {data['images_per_s']:,.1f} img/s on {data['backend']}; "
+            f"batch latency p50 {lat['p50']:.1f} / p90 {lat['p90']:.1f} / p99 {lat['p99']:.1f} ms; "
+            f"backend compute {data['compute_share']:.0%} of wall time",
+            highlight=False,
+        )
+    if strict and summary.errors:
+        raise typer.Exit(1)
+
+
+def _csv_list(text: str, kind: type = str) -> list:
+    try:
+        return [kind(item.strip()) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise ArtifactError(f"{text!r} is not a comma-separated list of {kind.__name__}") from None
+
+
+@app.command(rich_help_panel="Inference and benchmarks")
+def bench(
+    arch: Annotated[str, typer.Option("--arch", help="Registered architecture to benchmark.")] = "resnet50",
+    engine: Annotated[
+        list[str] | None, typer.Option("--engine", help="Artifacts to benchmark instead (.plan, .onnx); repeatable.")
+    ] = None,
+    backends: Annotated[
+        str, typer.Option("--backends", help="Comma list of torch, torch-compile, onnxruntime, tensorrt.")
+    ] = "torch,onnxruntime",
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    precision: Annotated[str, typer.Option("--precision", help="Comma list of fp32, fp16, int8.")] = "fp32",
+    batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma list of batch sizes.")] = "1,8,32,128",
+    warmup_s: Annotated[float, typer.Option("--warmup-s", help="Warm-up time per measurement.")] = 2.0,
+    duration_s: Annotated[float, typer.Option("--duration-s", help="Measured time per measurement.")] = 5.0,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the results as CSV.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write a PNG: throughput and latency.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Latency percentiles, throughput and FLOP/s per backend x precision x batch size."""
+    from resnet_deploy.bench.outputs import write_csv, write_plot
+    from resnet_deploy.bench.sweep import run_bench
+
+    def show(row: dict) -> None:
+        if not json:
+            what = f"{row['backend']} {row['precision']} batch {row['batch']}"
+            err_console.print(f"  measured {what}: {row['status']}", highlight=False)
+
+    report = run_bench(
+        arch=arch,
+        engines=engine or [],
+        backends=_csv_list(backends),
+        device=device,
+        precisions=_csv_list(precision),
+        batch_sizes=_csv_list(batch_sizes, int),
+        warmup_s=warmup_s,
+        duration_s=duration_s,
+        on_result=show,
+    )
+    if csv_file:
+        write_csv(report, csv_file)
+    if plot:
+        write_plot(report, plot)
+    if json:
+        print_json(report.to_dict())
+        return
+    env = report.environment
+    gpu = env["gpu"] or "none"
+    versions = f"torch {env['torch']}, onnxruntime {env['onnxruntime']}, tensorrt {env['tensorrt'] or '-'}"
+    console.print(f"CPU {env['cpu']} ({env['cpu_cores']} cores), GPU {gpu}; {versions}", highlight=False)
+    table = Table(title=f"bench {', '.join(engine) if engine else arch}")
+    on_gpu = any("gpu_compute_ms" in row for row in report.results)
+    columns = ("backend", "prec", "batch", "mean ms", "p50", "p99", "img/s", "GFLOP/s")
+    columns += ("GPU ms", "% peak") if on_gpu else ()
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("backend", "prec") else "right")
+    for row in report.results:
+        if row["status"] == "ok":
+            lat = row["latency_ms"]
+            table.add_row(
+                row["backend"],
+                row["precision"],
+                str(row["batch"]),
+                *(f"{lat[k]:.2f}" for k in ("mean", "p50", "p99")),
+                f"{row['throughput']:,.1f}",
+                f"{row['gflops']:,.1f}",
+                *(
+                    (
+                        f"{row['gpu_compute_ms']:.2f}" if "gpu_compute_ms" in row else "-",
+                        f"{row['peak_fraction']:.1%}" if "peak_fraction" in row else "-",
+                    )
+                    if on_gpu
+                    else ()
+                ),
+            )
+    console.print(table)
+    for row in report.results:
+        if row["status"] != "ok":
+            where = f"{row['backend']} {row['precision']}" + (f" batch {row['batch']}" if row["batch"] else "")
+            console.print(f"{row['status']}: {where}: {row['reason']}", highlight=False)

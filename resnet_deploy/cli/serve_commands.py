@@ -1,0 +1,71 @@
+"""Serving: a Triton model repository, and a Triton server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from resnet_deploy.cli.common import (
+    JsonOpt,
+    app,
+    console,
+    err_console,
+    print_json,
+)
+from resnet_deploy.errors import ArtifactError
+
+
+@app.command(name="triton-repo", rich_help_panel="Serving")
+def triton_repo(
+    artifacts: Annotated[list[Path], typer.Argument(help=".onnx or .plan files (with sidecars).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model repository folder.")],
+    max_batch: Annotated[int | None, typer.Option("--max-batch", help="Default: the model's batch maximum.")] = None,
+    dynamic_batching: Annotated[
+        bool, typer.Option("--dynamic-batching/--no-dynamic-batching", help="Triton dynamic batching.")
+    ] = True,
+    instances: Annotated[int, typer.Option("--instances", help="Model instances (instance_group count).")] = 1,
+    json: JsonOpt = False,
+) -> None:
+    """Write a Triton Inference Server model repository."""
+    try:
+        from resnet_deploy.serve.triton import write_triton_repo
+
+        written = write_triton_repo(artifacts, output, max_batch=max_batch, dynamic_batching=dynamic_batching,
+                                    instances=instances)  # fmt: skip
+    except ModuleNotFoundError as exc:
+        raise ArtifactError(
+            f"triton-repo needs tritonclient ({exc.name}): pip install 'resnet-deploy[triton]'"
+        ) from None
+    if json:
+        print_json({"repository": str(output), "models": [str(p) for p in written]})
+        return
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command(rich_help_panel="Serving")
+def serve(
+    artifact: Annotated[str, typer.Argument(help="An .onnx, .plan, checkpoint or arch name to serve.")],
+    model_name: Annotated[str, typer.Option("--model-name", help="The name clients ask for.")] = "resnet",
+    http_port: Annotated[int, typer.Option("--http-port")] = 8000,
+    grpc_port: Annotated[int, typer.Option("--grpc-port")] = 8001,
+    metrics_port: Annotated[int, typer.Option("--metrics-port")] = 8002,
+    max_batch: Annotated[int, typer.Option("--max-batch", help="Triton's dynamic batching limit.")] = 64,
+) -> None:
+    """Serve a model with a real Triton Inference Server (PyTriton) until interrupted."""
+    import signal
+    import threading
+
+    from resnet_deploy.serve.pytriton_server import serve as serve_model
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with serve_model(artifact, model_name=model_name, http_port=http_port, grpc_port=grpc_port,
+                     metrics_port=metrics_port, max_batch=max_batch) as url:  # fmt: skip
+        err_console.print(f"serving {model_name} at {url} (KServe v2: {url}/v2/models/{model_name}/infer)")
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,127 @@
+"""Commands about the model zoo and this machine: models, flops, doctor."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from resnet_deploy.cli.common import (
+    ActivationOpt,
+    ArchOpt,
+    InputSizeOpt,
+    JsonOpt,
+    NumClassesOpt,
+    ShortcutOpt,
+    VariantOpt,
+    app,
+    console,
+    print_json,
+)
+
+
+def _gmacs(macs: float | None) -> str:
+    return "-" if macs is None else f"{macs / 1e9:.3f}"
+
+
+@app.command(rich_help_panel="Models and machine")
+def models(json: JsonOpt = False) -> None:
+    """List every registered architecture with params, MACs and input size."""
+    from resnet_deploy.models.flops import model_complexity
+    from resnet_deploy.models.registry import list_models
+
+    rows = []
+    for card in list_models():
+        counts = model_complexity(card.name)
+        rows.append(
+            {
+                "name": card.name,
+                "family": card.family,
+                "params": counts["params"],
+                "macs": counts["macs"],
+                "input_size": card.input_size,
+                "num_classes": card.num_classes,
+                "paper_error": card.paper_error,
+            }
+        )
+    if json:
+        print_json(rows)
+        return
+    table = Table(title="Registered ResNets")
+    for column in ("name", "family", "params", "GMACs", "input", "classes", "paper top-1 err %"):
+        table.add_column(column, justify="left" if column in ("name", "family") else "right")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["family"],
+            f"{row['params']:,}",
+            _gmacs(row["macs"]),
+            str(row["input_size"]),
+            str(row["num_classes"]),
+            "-" if row["paper_error"] is None else f"{row['paper_error']:.2f}",
+        )
+    console.print(table)
+
+
+@app.command(rich_help_panel="Models and machine")
+def flops(
+    arch: ArchOpt,
+    input_size: InputSizeOpt = None,
+    num_classes: NumClassesOpt = None,
+    shortcut: ShortcutOpt = None,
+    activation: ActivationOpt = None,
+    variant: VariantOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Params, MACs (conv + fc multiply-adds, the papers' "FLOPs") and FLOPs (2 x MACs)."""
+    from resnet_deploy.models.flops import model_complexity
+    from resnet_deploy.models.registry import get_card
+
+    result = model_complexity(
+        arch,
+        input_size=input_size,
+        num_classes=num_classes,
+        shortcut=shortcut,
+        activation=activation,
+        variant=variant,
+    )
+    if json:
+        print_json(result)
+        return
+    card = get_card(arch, num_classes=num_classes, input_size=input_size)
+    table = Table(title=f"{arch} at {result['input_size']}x{result['input_size']}", show_header=False)
+    table.add_row("params", f"{result['params']:,}")
+    table.add_row("MACs", f"{result['macs']:,} ({_gmacs(result['macs'])} G)")
+    table.add_row("FLOPs (2 x MACs)", f"{result['flops']:,}")
+    if card.ref_macs is not None and not (shortcut or activation or variant):
+        table.add_row("reference MACs", f"{_gmacs(card.ref_macs)} G ({card.reference})")
+    console.print(table)
+
+
+@app.command(rich_help_panel="Models and machine")
+def doctor(json: JsonOpt = False) -> None:
+    """Which backends are usable here, their versions, and what that means."""
+    from resnet_deploy.doctor import environment_report
+
+    report = environment_report()
+    if json:
+        print_json(report)
+        return
+    table = Table(title="resnet-deploy doctor")
+    table.add_column("component")
+    table.add_column("status")
+    torch_info = report["torch"]
+    if torch_info["installed"]:
+        gpus = ", ".join(f"{g['name']} (sm {g['compute_capability']})" for g in torch_info["gpus"]) or "no GPU"
+        table.add_row("torch", f"{torch_info['version']} (CUDA build {torch_info['cuda_build']}; {gpus})")
+    else:
+        table.add_row("torch", "[red]missing[/]")
+    for key in ("onnxruntime", "tensorrt", "tensorrt_rtx"):
+        info = report[key]
+        if info["installed"]:
+            extra = f" providers: {', '.join(info['providers'])}" if "providers" in info else ""
+            table.add_row(key, f"{info['version']}{extra}")
+        else:
+            table.add_row(key, f"[yellow]not installed[/] ({info['reason']})")
+    table.add_row("python", f"{report['python']} on {report['platform']}")
+    console.print(table)
+    for line in report["verdict"]:
+        console.print(f"- {line}", highlight=False)
