@@ -72,14 +72,6 @@ class Runner(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def describe(self) -> dict:
-        return {
-            "backend": self.backend,
-            "device": self.device,
-            "input": {"name": self.input.name, "shape": list(self.input.shape), "dtype": self.input.dtype},
-            "arch": self.metadata.arch if self.metadata else None,
-        }
-
 
 def run_padded(runner: Runner, batch: np.ndarray) -> np.ndarray:
     """`runner.infer`, padding a short last batch when the model's batch size is fixed."""

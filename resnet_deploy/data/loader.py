@@ -26,13 +26,9 @@ class Batch:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-def load_one(path: Path, spec: PreprocessSpec) -> np.ndarray:
-    return spec(load_rgb(path))
-
-
 def _load_safely(path: Path, spec: PreprocessSpec) -> np.ndarray | str:
     try:
-        return load_one(path, spec)
+        return spec(load_rgb(path))
     except ImageDecodeError as exc:
         return str(exc)
 
