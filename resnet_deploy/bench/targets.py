@@ -211,4 +211,11 @@ def artifact_target(artifact: str, device: str) -> Target:
         return onnxruntime_target(meta.arch, meta.precision, device, meta.input_size, onnx_path=Path(artifact))
     from resnet_deploy.models.registry import get_card
 
-    return torch_target(artifact, "fp32", device, get_card(artifact).input_size, compiled=False)
+    arch = artifact
+    if Path(artifact).is_file():  # a checkpoint: timing depends on its architecture, not its values
+        from resnet_deploy.models.weights import read_checkpoint
+
+        arch = read_checkpoint(artifact).meta.get("arch")
+        if arch is None:
+            raise Skip(f"{artifact} does not say its architecture; bench it as --arch NAME")
+    return torch_target(arch, "fp32", device, get_card(arch).input_size, compiled=False)

@@ -81,6 +81,12 @@ def test_engine_artifact_and_bad_options(tmp_path: Path) -> None:
                               "0.1", "--json"])  # fmt: skip
     rows = json.loads(result.stdout)["results"]
     assert rows[0]["backend"] == "onnxruntime" and rows[0]["status"] == "ok" and rows[0]["arch"] == "resnet20"
+    from resnet_deploy.demo import embedded_weights
+
+    checkpoint = cli.invoke(app, ["bench", "--engine", str(embedded_weights()), "--batch-sizes", "2", "--warmup-s", "0",
+                                  "--duration-s", "0.1", "--json"])  # fmt: skip
+    row = json.loads(checkpoint.stdout)["results"][0]
+    assert row["backend"] == "torch" and row["arch"] == "resnet20" and row["status"] == "ok"
     bad = cli.invoke(app, ["bench", "--backends", "tensorflow"])
     assert bad.exit_code == 1 and "is not one of" in bad.output
     bad = cli.invoke(app, ["bench", "--batch-sizes", "1,x"])
