@@ -39,7 +39,6 @@ def run_demo(
     """Run every step and return a summary dict; each step's figures are in it."""
     from resnet_deploy.backends import open_runner
     from resnet_deploy.bench.sweep import run_bench
-    from resnet_deploy.data.folders import image_folder
     from resnet_deploy.evaluate import evaluate
     from resnet_deploy.exporting.export import export_onnx
     from resnet_deploy.exporting.parity import check_parity
@@ -73,7 +72,7 @@ def run_demo(
     summary["build"] = _build_plans(exported.path, int8.path, workdir)
 
     log("infer: classify the images")
-    labelled = _is_labelled(images, image_folder)
+    labelled = _is_labelled(images, exported.metadata.labels)
     rows_path = workdir / "predictions.jsonl"
     rows_path.unlink(missing_ok=True)
     artifacts = {"onnx fp32": exported.path, "onnx int8": int8.path}
@@ -97,12 +96,14 @@ def run_demo(
     return summary
 
 
-def _is_labelled(images: Path, image_folder) -> bool:
-    try:
-        from resnet_deploy.models.labels import CIFAR10_LABELS
+def _is_labelled(images: Path, labels: tuple[str, ...]) -> bool:
+    """Whether `images` is an ImageFolder tree whose class folders are labels of the model."""
+    from resnet_deploy.data.folders import image_folder
+    from resnet_deploy.errors import ImageDataError
 
-        return set(image_folder(images).classes) <= set(CIFAR10_LABELS)
-    except Exception:
+    try:
+        return set(image_folder(images).classes) <= set(labels)
+    except ImageDataError:
         return False
 
 

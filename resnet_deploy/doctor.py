@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import platform
 from typing import Any
 
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+from resnet_deploy.machine import cuda_gpus, package_version
 
 
 def _torch_info() -> dict[str, Any]:
@@ -26,15 +20,7 @@ def _torch_info() -> dict[str, Any]:
         "version": torch.__version__,
         "cuda_build": torch.version.cuda,
         "cuda_available": cuda,
-        "gpus": [
-            {
-                "name": torch.cuda.get_device_name(i),
-                "compute_capability": "{}.{}".format(*torch.cuda.get_device_capability(i)),
-            }
-            for i in range(torch.cuda.device_count())
-        ]
-        if cuda
-        else [],
+        "gpus": cuda_gpus(),
     }
 
 
@@ -63,7 +49,7 @@ def _tensorrt_info(module: str) -> dict[str, Any]:
 def environment_report() -> dict[str, Any]:
     """Backends, versions and a plain-language verdict of what works here."""
     report: dict[str, Any] = {
-        "resnet_deploy": _version("resnet-deploy"),
+        "resnet_deploy": package_version("resnet-deploy"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "torch": _torch_info(),

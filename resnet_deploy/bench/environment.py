@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 from pathlib import Path
+
+from resnet_deploy.machine import cuda_gpu, package_version
 
 
 def _cpu_model() -> str:
@@ -18,27 +19,20 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def environment() -> dict:
     import torch
 
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    gpu = cuda_gpu()
     return {
         "cpu": _cpu_model(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "gpu": gpu,
-        "gpu_compute_capability": "{}.{}".format(*torch.cuda.get_device_capability(0)) if gpu else None,
+        "gpu": gpu[0] if gpu else None,
+        "gpu_compute_capability": gpu[1] if gpu else None,
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
-        "onnxruntime": _version("onnxruntime") or _version("onnxruntime-gpu"),
-        "tensorrt": _version("tensorrt"),
-        "tensorrt_rtx": _version("tensorrt-rtx") or _version("tensorrt_rtx"),
+        "onnxruntime": package_version("onnxruntime") or package_version("onnxruntime-gpu"),
+        "tensorrt": package_version("tensorrt"),
+        "tensorrt_rtx": package_version("tensorrt-rtx") or package_version("tensorrt_rtx"),
         "python": platform.python_version(),
     }

@@ -6,9 +6,10 @@ import csv
 import io
 from pathlib import Path
 
-from resnet_deploy.atomic import atomic_write, atomic_write_text
+from resnet_deploy.atomic import atomic_write_text
 from resnet_deploy.bench.sweep import BenchReport
 from resnet_deploy.errors import ArtifactError
+from resnet_deploy.plotting import pyplot, save_png
 
 CSV_FIELDS = ("backend", "precision", "device", "arch", "batch", "status", "reason", "iterations", "mean_ms",
               "p50_ms", "p90_ms", "p95_ms", "p99_ms", "throughput", "gflops", "gpu_compute_ms", "h2d_ms",
@@ -29,10 +30,7 @@ def write_csv(report: BenchReport, path: Path) -> None:
 
 def write_plot(report: BenchReport, path: Path) -> None:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
     except ImportError:
         raise ArtifactError("--plot needs matplotlib: pip install 'resnet-deploy[plot]'") from None
     series: dict[str, list[dict]] = {}
@@ -63,5 +61,4 @@ def write_plot(report: BenchReport, path: Path) -> None:
         axis.legend(fontsize=7)
     figure.suptitle(device, fontsize=9)
     figure.tight_layout()
-    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    save_png(figure, path, dpi=110)

@@ -63,3 +63,12 @@ def list_images(root: str | Path) -> list[Path]:
     if not paths:
         raise ImageDataError(f"{root} contains no images ({', '.join(IMAGE_SUFFIXES)})")
     return paths
+
+
+def spread_evenly(paths: list[Path], count: int) -> list[Path]:
+    """`count` of `paths` at even steps through the list: a sorted ImageFolder tree then gives
+    every class its share. All of them when there are no more than `count`."""
+    if len(paths) <= count:
+        return list(paths)
+    step = len(paths) / count
+    return [paths[int(i * step)] for i in range(count)]

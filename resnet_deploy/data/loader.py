@@ -26,7 +26,8 @@ class Batch:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _load_safely(path: Path, spec: PreprocessSpec) -> np.ndarray | str:
+def load_safely(path: Path, spec: PreprocessSpec) -> np.ndarray | str:
+    """The preprocessed image, or the reason it cannot be decoded."""
     try:
         return spec(load_rgb(path))
     except ImageDecodeError as exc:
@@ -46,7 +47,7 @@ def iter_batches(paths: Sequence[Path], spec: PreprocessSpec, batch_size: int, w
             submitted = None
             if start is not None:
                 chunk = range(start, min(start + batch_size, len(paths)))
-                submitted = (chunk, [pool.submit(_load_safely, paths[i], spec) for i in chunk])
+                submitted = (chunk, [pool.submit(load_safely, paths[i], spec) for i in chunk])
             if pending is not None:
                 chunk, futures = pending
                 arrays, indices, errors = [], [], []

@@ -87,17 +87,6 @@ class ParityReport:
         }
 
 
-def _sample_paths(images: Path, count: int) -> list[Path]:
-    """`count` images spread evenly over the sorted folder, so every class is represented."""
-    from resnet_deploy.data.folders import list_images
-
-    paths = list_images(images)
-    if count >= len(paths):
-        return paths
-    step = len(paths) / count
-    return [paths[int(i * step)] for i in range(count)]
-
-
 def check_parity(
     onnx_path: str | Path,  # an .onnx, or a .plan with its sidecar
     *,
@@ -110,6 +99,7 @@ def check_parity(
     from resnet_deploy.backends import open_runner
     from resnet_deploy.backends.base import run_padded
     from resnet_deploy.backends.torch_runner import TorchRunner
+    from resnet_deploy.data.folders import list_images, spread_evenly
     from resnet_deploy.data.loader import Batch, iter_batches
     from resnet_deploy.exporting.metadata import RANDOM_INIT
 
@@ -140,7 +130,7 @@ def check_parity(
     ref_logits, cand_logits, errors = [], [], 0
     with candidate, reference:
         if images is not None:
-            paths = _sample_paths(Path(images), num_images)
+            paths = spread_evenly(list_images(images), num_images)
             batches = iter_batches(paths, meta.preprocess, batch_size)
             source = "images"
         else:

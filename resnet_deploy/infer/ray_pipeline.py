@@ -28,17 +28,18 @@ class _Decode:
         self.spec = PreprocessSpec.from_json(spec_json)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from resnet_deploy.data.decode import ImageDecodeError, load_rgb
+        from resnet_deploy.data.loader import load_safely
 
         size = self.spec.input_size
         pixels = np.zeros((len(batch["path"]), 3, size, size), np.float32)
         errors = []
         for i, path in enumerate(batch["path"]):
-            try:
-                pixels[i] = self.spec(load_rgb(path))
+            result = load_safely(Path(path), self.spec)
+            if isinstance(result, str):
+                errors.append(result)
+            else:
+                pixels[i] = result
                 errors.append("")
-            except ImageDecodeError as exc:
-                errors.append(str(exc))
         return {"index": batch["index"], "path": batch["path"], "pixels": pixels, "error": np.array(errors, object)}
 
 

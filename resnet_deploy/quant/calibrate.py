@@ -28,7 +28,7 @@ import onnx
 
 from resnet_deploy.atomic import atomic_write
 from resnet_deploy.data.decode import ImageDecodeError, decode_image
-from resnet_deploy.data.folders import list_images
+from resnet_deploy.data.folders import list_images, spread_evenly
 from resnet_deploy.errors import ArtifactError, ImageDataError
 from resnet_deploy.exporting.metadata import ModelMetadata, read_metadata, write_metadata
 from resnet_deploy.exporting.onnx_file import load_onnx
@@ -51,7 +51,6 @@ class CalibrationImages:
     """The images a calibration used, and what happened to the rest."""
 
     arrays: list[np.ndarray]
-    paths: list[Path]
     corrupt: list[tuple[str, str]] = field(default_factory=list)
     resized: int = 0  # not at the model's input size; resized by the model's preprocessing
     converted: Counter = field(default_factory=Counter)  # original mode -> count, converted to RGB
@@ -91,10 +90,7 @@ def calibration_order(folder: str | Path, count: int) -> list[Path]:
     """Every image of the folder: first `count` spread evenly over the sorted list (so each class
     is represented), then the rest, which stand in for images that fail to decode."""
     paths = list_images(folder)
-    if len(paths) <= count:
-        return paths
-    step = len(paths) / count
-    chosen = [paths[int(i * step)] for i in range(count)]
+    chosen = spread_evenly(paths, count)
     picked = set(chosen)
     return chosen + [p for p in paths if p not in picked]
 
@@ -111,7 +107,7 @@ def fingerprint_images(paths: list[Path], count: int) -> str:
 def load_calibration_images(paths: list[Path], metadata: ModelMetadata, count: int) -> CalibrationImages:
     """Decode in order until `count` images are usable; corrupt ones are skipped and counted."""
     spec = metadata.preprocess
-    result = CalibrationImages(arrays=[], paths=[])
+    result = CalibrationImages(arrays=[])
     for path in paths:
         if len(result.arrays) == count:
             break
@@ -125,7 +121,6 @@ def load_calibration_images(paths: list[Path], metadata: ModelMetadata, count: i
         if decoded.original_size != (spec.input_size, spec.input_size):
             result.resized += 1
         result.arrays.append(spec(decoded.image))
-        result.paths.append(path)
     return result
 
 
@@ -227,7 +222,7 @@ def calibrate_int8(
     key = _cache_key(model_sha, metadata, fingerprint, method, percentile)
     cache = Path(cache_dir) / f"{metadata.arch}-{method}-{key}.json"
     cache_hit = cache.is_file()
-    loaded = CalibrationImages(arrays=[], paths=[])
+    loaded = CalibrationImages(arrays=[])
     images_used = num_images  # on a cache hit: the count the cached statistics were made from
     if not cache_hit:
         loaded = load_calibration_images(paths, metadata, num_images)

@@ -24,6 +24,7 @@ from resnet_deploy import __version__
 from resnet_deploy.atomic import atomic_write, atomic_write_text
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.models.registry import create_model, get_card
+from resnet_deploy.plotting import pyplot, save_png
 from resnet_deploy.train.dataset import InMemoryImages, augment, load_folder, normalize
 
 CHECKPOINT = "checkpoint.pt"
@@ -109,10 +110,7 @@ def _write_log(folder: Path, rows: list[dict]) -> None:
     writer.writerows(rows)
     atomic_write_text(folder / LOG, buffer.getvalue())
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
     except ImportError:
         return  # the CSV log is the record; the curve is a convenience
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -128,8 +126,7 @@ def _write_log(folder: Path, rows: list[dict]) -> None:
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    atomic_write(folder / CURVE, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
-    plt.close(figure)
+    save_png(figure, folder / CURVE, dpi=100)
 
 
 def train(config: TrainConfig, *, resume: bool = False, on_epoch: Callable[[dict], None] | None = None) -> dict:

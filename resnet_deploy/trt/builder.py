@@ -23,6 +23,7 @@ from resnet_deploy.atomic import atomic_write_bytes, atomic_write_text
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.exporting.metadata import BatchRange, read_metadata
 from resnet_deploy.exporting.onnx_file import load_onnx
+from resnet_deploy.machine import cuda_gpu
 from resnet_deploy.models.weights import file_sha256
 from resnet_deploy.quant.graph import has_fp16_weights, is_quantized
 from resnet_deploy.trt.adapter import RTX_DEFAULT_TARGETS, TrtFamily
@@ -75,16 +76,6 @@ def resolve_precision(requested: str, found: str, onnx_path: Path) -> str:
             f"resnet-deploy calibrate {onnx_path} --images DIR, then build the _int8.onnx"
         )
     raise ArtifactError(f"{onnx_path} is a {found} model; --precision {requested} needs a float32 ONNX")
-
-
-def _gpu() -> tuple[str, str] | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    return torch.cuda.get_device_name(0), "{}.{}".format(*torch.cuda.get_device_capability(0))
 
 
 def _progress_monitor(trt, callback: ProgressCallback):
@@ -148,7 +139,7 @@ def build_engine(
     if workspace_gb <= 0:
         raise ArtifactError(f"--workspace-gb must be positive, got {workspace_gb}")
     trt, family = import_trt(runtime)
-    gpu = _gpu()
+    gpu = cuda_gpu()
     if not family.builds_without_gpu and gpu is None:
         raise ArtifactError(
             f"{family.describe()} needs a CUDA GPU to build; use --runtime tensorrt-rtx to build ahead of time here"

@@ -19,16 +19,9 @@ import numpy as np
 from resnet_deploy.backends.base import InputSpec, Runner
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.exporting.metadata import BatchRange
+from resnet_deploy.machine import cuda_gpu
 from resnet_deploy.trt.loader import engine_module
 from resnet_deploy.trt.sidecar import NO_GPU, EngineSidecar, compatibility_problems, sidecar_path
-
-
-def _gpu_cc() -> str | None:
-    import torch
-
-    if not torch.cuda.is_available():
-        return None
-    return "{}.{}".format(*torch.cuda.get_device_capability())
 
 
 def _installed_version(module: str) -> str | None:
@@ -60,7 +53,8 @@ def load_checked_plan(plan: Path, *, check_sidecar: bool = True) -> tuple[bytes,
             f"rebuild it: {sidecar.rebuild_command()}"
         )
     if check_sidecar:
-        problems = compatibility_problems(sidecar, _installed_version(sidecar.runtime), _gpu_cc())
+        gpu = cuda_gpu()
+        problems = compatibility_problems(sidecar, _installed_version(sidecar.runtime), gpu[1] if gpu else None)
         if problems == [NO_GPU]:
             raise ArtifactError(f"there is no CUDA GPU here: {plan} can be built on this machine but not run")
         if problems:
