@@ -15,6 +15,7 @@ from resnet_deploy.cli.common import (
     print_json,
 )
 from resnet_deploy.errors import ArtifactError
+from resnet_deploy.outputs import check_writable
 
 
 @app.command(name="triton-repo", rich_help_panel="Serving")
@@ -29,6 +30,7 @@ def triton_repo(
     json: JsonOpt = False,
 ) -> None:
     """Write a Triton Inference Server model repository."""
+    check_writable(output, folder=True)
     try:
         from resnet_deploy.serve.triton import write_triton_repo
 
@@ -42,13 +44,16 @@ def triton_repo(
         print_json({"repository": str(output), "models": [str(p) for p in written]})
         return
     for path in written:
-        console.print(f"wrote {path}", highlight=False)
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
 @app.command(rich_help_panel="Serving")
 def serve(
     artifact: Annotated[str, typer.Argument(help="An .onnx, .plan, checkpoint or arch name to serve.")],
     model_name: Annotated[str, typer.Option("--model-name", help="The name clients ask for.")] = "resnet",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes the server to the network.")
+    ] = "127.0.0.1",
     http_port: Annotated[int, typer.Option("--http-port")] = 8000,
     grpc_port: Annotated[int, typer.Option("--grpc-port")] = 8001,
     metrics_port: Annotated[int, typer.Option("--metrics-port")] = 8002,

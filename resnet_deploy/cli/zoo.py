@@ -15,6 +15,7 @@ from resnet_deploy.cli.common import (
     app,
     console,
     print_json,
+    print_table,
 )
 
 
@@ -58,7 +59,7 @@ def models(json: JsonOpt = False) -> None:
             str(row["num_classes"]),
             "-" if row["paper_error"] is None else f"{row['paper_error']:.2f}",
         )
-    console.print(table)
+    print_table(table, keep={"name"})
 
 
 @app.command(rich_help_panel="Models and machine")
@@ -93,7 +94,7 @@ def flops(
     table.add_row("FLOPs (2 x MACs)", f"{result['flops']:,}")
     if card.ref_macs is not None and not (shortcut or activation or variant):
         table.add_row("reference MACs", f"{_gmacs(card.ref_macs)} G ({card.reference})")
-    console.print(table)
+    print_table(table)
 
 
 @app.command(rich_help_panel="Models and machine")
@@ -122,6 +123,6 @@ def doctor(json: JsonOpt = False) -> None:
         else:
             table.add_row(key, f"[yellow]not installed[/] ({info['reason']})")
     table.add_row("python", f"{report['python']} on {report['platform']}")
-    console.print(table)
+    print_table(table, keep={"component"})
     for line in report["verdict"]:
         console.print(f"- {line}", highlight=False)

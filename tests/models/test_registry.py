@@ -123,5 +123,5 @@ def test_unknown_name_lists_valid_ones() -> None:
 
 
 def test_bad_option_is_a_user_error() -> None:
-    with pytest.raises(UnknownModelError, match="activation must be one of"):
+    with pytest.raises(UnknownModelError, match="--activation 'sideways' is not one of original, "):
         create_model("resnet20", activation="sideways")
