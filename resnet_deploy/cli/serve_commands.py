@@ -63,13 +63,25 @@ def serve(
     import signal
     import threading
 
+    from resnet_deploy.serve.pytriton_server import ALL_INTERFACES
     from resnet_deploy.serve.pytriton_server import serve as serve_model
 
+    if host in ALL_INTERFACES:
+        err_console.print(
+            f"[bold yellow]WARNING: --host {host}: listening on every network interface; anyone who can reach "
+            "this machine can use the model (Triton has no authentication for inference).[/]",
+            highlight=False,
+        )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with serve_model(artifact, model_name=model_name, http_port=http_port, grpc_port=grpc_port,
+    with serve_model(artifact, model_name=model_name, host=host, http_port=http_port, grpc_port=grpc_port,
                      metrics_port=metrics_port, max_batch=max_batch) as url:  # fmt: skip
-        err_console.print(f"serving {model_name} at {url} (KServe v2: {url}/v2/models/{model_name}/infer)")
+        err_console.print(
+            f"serving {model_name} on {host}: HTTP {url} (KServe v2: {url}/v2/models/{model_name}/infer), "
+            f"gRPC port {grpc_port}, metrics port {metrics_port}",
+            highlight=False,
+            soft_wrap=True,
+        )
         try:
             stop.wait()
         except KeyboardInterrupt:
