@@ -93,8 +93,9 @@ def startup_failure(log: str) -> str:
 
 
 def _answers(url: str) -> bool:
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via an http_proxy
     try:
-        with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=1) as response:
+        with direct.open(f"{url}/v2/health/ready", timeout=1) as response:
             return response.status == 200
     except OSError:
         return False
