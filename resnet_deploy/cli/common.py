@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from resnet_deploy.errors import ResnetDeployError
+from resnet_deploy.errors import ResnetDeployError, WeightsError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -64,7 +64,13 @@ OptionalArchOpt = Annotated[
     str | None, typer.Option("--arch", help="Registered architecture (see `resnet-deploy models`).")
 ]
 WeightsOpt = Annotated[
-    Path | None, typer.Option("--weights", help="Checkpoint or state_dict (loaded with weights_only=True).")
+    str | None,
+    typer.Option(
+        "--weights",
+        help="FILE (a checkpoint, loaded with weights_only=True), a weight SET of the architecture "
+        "(see `resnet-deploy models`), or `random`. Default: the architecture's best published set, "
+        "downloaded once into torch's hub cache and verified by its hash.",
+    ),
 ]
 NumClassesOpt = Annotated[int | None, typer.Option("--num-classes", help="Override the card's number of classes.")]
 InputSizeOpt = Annotated[int | None, typer.Option("--input-size", help="Override the card's input size (pixels).")]
@@ -100,3 +106,61 @@ AllowHostCodeOpt = Annotated[
     bool, typer.Option("--allow-host-code", help="Let a trusted .plan run embedded host code (off by default).")
 ]
 BatchSizeOpt = Annotated[int | None, typer.Option("--batch-size", help="Images per batch (default: from the model).")]
+
+
+class DownloadBar:
+    """A progress bar for weight downloads, shown only once a download starts (a cache hit is silent)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.downloaded: list[str] = []
+
+    def __call__(self, name: str, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+            columns = (TextColumn("downloading {task.description}"), BarColumn(), DownloadColumn(),
+                       TransferSpeedColumn())  # fmt: skip
+            self.bar = Progress(*columns, console=err_console, transient=True)
+            self.bar.start()
+        if name not in self.downloaded:
+            self.downloaded.append(name)
+            self.task = self.bar.add_task(name, total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __enter__(self) -> DownloadBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            from resnet_deploy.models.pretrained import cache_dir
+
+            for name in self.downloaded if exc[0] is None else []:
+                err_console.print(f"downloaded {name} into {cache_dir()} (sha256 verified)", highlight=False)
+
+
+def resolve_weights_option(arch: str, value: str | None) -> Path | None:
+    """`--weights` for `arch`: its default set when omitted, a set, `random` (None) or a file."""
+    from resnet_deploy.models.pretrained import resolve_weights
+
+    with DownloadBar() as progress:
+        return resolve_weights(arch, value, progress=progress)
+
+
+def runner_weights(artifact: str, arch: str | None, value: str | None) -> Path | None:
+    """`--weights` of a command that opens ARTIFACT: it applies when ARTIFACT names an architecture."""
+    from resnet_deploy.models.registry import list_models
+
+    if artifact in {card.name for card in list_models()} and not Path(artifact).exists():
+        return resolve_weights_option(arch or artifact, value)
+    if value is not None:
+        raise WeightsError(f"--weights applies when the model is an architecture name; {artifact} has its own weights")
+    return None
+
+
+def warn_if_random(random_init: bool, what: str) -> None:
+    """Say loudly that a model with random weights is being used: its predictions mean nothing."""
+    if random_init:
+        message = f"WARNING: {what} has RANDOM weights (seeded); its predictions are meaningless."
+        err_console.print(Text(message, style="bold yellow"), soft_wrap=True)

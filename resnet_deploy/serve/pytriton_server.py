@@ -32,7 +32,7 @@ def _use_this_interpreters_libpython() -> None:
 @contextlib.contextmanager
 def serve(
     artifact: str | Path, *, model_name: str = "resnet", http_port: int = 8000, grpc_port: int = 8001,
-    metrics_port: int = 8002, max_batch: int = 64,
+    metrics_port: int = 8002, max_batch: int = 64, weights: str | Path | None = None,
 ) -> Iterator[str]:  # fmt: skip
     """Run Triton with the artifact bound as `model_name`; yields the HTTP URL."""
     try:
@@ -43,7 +43,7 @@ def serve(
         raise ArtifactError("serving needs PyTriton: pip install 'resnet-deploy[serve]'") from None
     from resnet_deploy.backends import open_runner
 
-    runner = open_runner(artifact)
+    runner = open_runner(artifact, weights=weights)  # weights: for an arch name (None: random init)
     if runner.metadata is None:
         raise ArtifactError(f"{artifact} carries no labels or preprocessing; export it with `resnet-deploy export`")
     labels = np.array([label.encode() for label in runner.metadata.labels], dtype=object)
