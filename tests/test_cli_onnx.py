@@ -17,11 +17,12 @@ from resnet_deploy.cli.app import app
 runner = CliRunner()
 
 
-def _one_line_error(result, pattern: str) -> None:
+def _one_line_error(result, pattern: str) -> str:
     assert result.exit_code == 1, result.output
     lines = [line for line in result.output.strip().splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and pattern in lines[0], result.output
     assert "Traceback" not in result.output
+    return lines[0]
 
 
 @pytest.fixture(scope="module")
