@@ -42,9 +42,9 @@ def _sha256(path: Path) -> str:
     return file_sha256(path)
 
 
-def _set_names(arch: str, sets: tuple[WeightSet, ...]) -> str:
+def _set_names(sets: tuple[WeightSet, ...]) -> str:
     if not sets:
-        return f"{arch} has no published weight sets"
+        return "none are published"
     return ", ".join(f"{s.name} (default)" if i == 0 else s.name for i, s in enumerate(sets))
 
 
@@ -72,8 +72,7 @@ def resolve_weights(arch: str, value: str | Path | None, *, progress: DownloadPr
     if not path.exists():
         if "/" not in text and not path.suffix:  # meant as a set name
             raise WeightsError(
-                f"{arch} has no weight set {text!r}; its sets: {_set_names(arch, sets)}; "
-                "or pass a checkpoint file, or random"
+                f"{arch} has no weight set {text!r}; its sets: {_set_names(sets)}; or pass a checkpoint file, or random"
             )
         raise WeightsError(f"weights file {text} not found; pass an existing file, a weight set of {arch} or random")
     return path
