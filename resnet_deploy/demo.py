@@ -1,32 +1,61 @@
 """The main job end to end on the embedded default model (our trained CIFAR-10 ResNet-20):
 export -> check -> calibrate -> build (TensorRT-RTX) -> infer -> bench, with a short summary.
+
+Its images: the user's folder; else the full shared CIFAR-10 JPEGs where a development checkout
+has them beside it; else the small real sample packaged with resnet-deploy, so that a plain
+`pip install` runs the whole job too.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from resnet_deploy.errors import ArtifactError
 
 DEFAULT_ARCH = "resnet20"
+# Only our own working copies have this folder (`../shared` beside the repository).
 SHARED_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
 
 
+@dataclass(frozen=True)
+class DemoImages:
+    """Where the demo's images come from: what to classify and what to calibrate on."""
+
+    source: str  # said to the user: which set this is
+    test: Path
+    calibration: Path
+
+
+def _asset(name: str) -> Path:
+    return Path(str(resources.files("resnet_deploy.assets").joinpath(name)))
+
+
 def embedded_weights() -> Path:
-    path = Path(str(resources.files("resnet_deploy.assets").joinpath("resnet20_cifar10.pt")))
+    path = _asset("resnet20_cifar10.pt")
     if not path.is_file():
         raise ArtifactError(f"the embedded default model {path} is missing; reinstall resnet-deploy")
     return path
 
 
-def _default_images() -> tuple[Path, Path]:
+def packaged_sample() -> DemoImages:
+    """200 CIFAR-10 test JPEGs and a disjoint 200 from the training set, shipped with the package."""
+    root = _asset("sample")
+    test, calibration = root / "cifar10-test", root / "cifar10-calib"
+    if not test.is_dir() or not calibration.is_dir():
+        raise ArtifactError(f"the packaged image sample {root} is missing; reinstall resnet-deploy")
+    return DemoImages("the packaged CIFAR-10 sample", test, calibration)
+
+
+def default_images() -> DemoImages:
+    """The full shared CIFAR-10 JPEGs where they exist, the packaged sample otherwise."""
     test, train = SHARED_IMAGES / "test", SHARED_IMAGES / "train"
-    if not test.is_dir():
-        raise ArtifactError("pass an images folder: resnet-deploy demo IMAGES (no shared CIFAR-10 JPEGs here)")
-    return test, train if train.is_dir() else test
+    if test.is_dir() and train.is_dir():
+        return DemoImages("the shared CIFAR-10 test JPEGs", test, train)
+    return packaged_sample()
 
 
 def run_demo(
@@ -39,6 +68,7 @@ def run_demo(
     """Run every step and return a summary dict; each step's figures are in it."""
     from resnet_deploy.backends import open_runner
     from resnet_deploy.bench.sweep import run_bench
+    from resnet_deploy.data.folders import list_images
     from resnet_deploy.evaluate import evaluate
     from resnet_deploy.exporting.export import export_onnx
     from resnet_deploy.exporting.parity import check_parity
@@ -47,13 +77,12 @@ def run_demo(
     from resnet_deploy.infer.writers import ResultWriter
     from resnet_deploy.quant.calibrate import calibrate_int8
 
-    if images is None:
-        images, default_calibration = _default_images()
-    else:
-        default_calibration = images
-    calibration_images = calibration_images or default_calibration
+    chosen = default_images() if images is None else DemoImages("your images", images, images)
+    images, calibration_images = chosen.test, calibration_images or chosen.calibration
     weights = embedded_weights()
-    summary: dict = {"weights": str(weights), "images": str(images)}
+    count = len(expand_inputs([str(images)]))
+    summary: dict = {"weights": str(weights), "images": {"source": chosen.source, "path": str(images), "count": count}}
+    log(f"images: {chosen.source}, {count:,} images in {images}")
     start = time.perf_counter()
 
     log("export: embedded ResNet-20 -> ONNX")
@@ -64,9 +93,11 @@ def run_demo(
     parity = check_parity(exported.path, weights=weights, images=images, num_images=256)
     summary["check"] = {k: parity.to_dict()[k] for k in ("max_abs_diff", "min_cosine", "top1_agreement", "passed")}
 
-    log("calibrate: INT8 QDQ on 512 images")
-    int8 = calibrate_int8(exported.path, calibration_images, num_images=512, cache_dir=workdir / "calib")
-    summary["calibrate"] = {"onnx": str(int8.path), "method": int8.method, "cache_hit": int8.cache_hit}
+    calibration_count = min(512, len(list_images(calibration_images)))  # the packaged sample has 200
+    log(f"calibrate: INT8 QDQ on {calibration_count} images")
+    int8 = calibrate_int8(exported.path, calibration_images, num_images=calibration_count, cache_dir=workdir / "calib")
+    summary["calibrate"] = {"onnx": str(int8.path), "method": int8.method, "images": int8.images,
+                            "cache_hit": int8.cache_hit}  # fmt: skip
 
     log("build: TensorRT engines (fp16, int8)")
     summary["build"] = _build_plans(exported.path, int8.path, workdir)
@@ -83,7 +114,8 @@ def run_demo(
         summary["accuracy"] = {}
         for name, path in artifacts.items():
             with open_runner(path) as runner:
-                summary["accuracy"][name] = round(evaluate(runner, images).top1, 4)
+                report = evaluate(runner, images)
+            summary["accuracy"][name] = {"top1": round(report.top1, 4), "images": report.images}
 
     log("bench: torch vs onnxruntime on this machine")
     bench = run_bench(arch=DEFAULT_ARCH, batch_sizes=[1, 64], warmup_s=0.5, duration_s=1.5)

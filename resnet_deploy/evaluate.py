@@ -47,7 +47,7 @@ def evaluate(runner: Runner, images: str | Path, *, batch_size: int | None = Non
     if runner.metadata is None:
         raise ArtifactError("the model carries no labels or preprocessing; export it with `resnet-deploy export`")
     data = image_folder(images)
-    to_model = np.asarray(match_labels(data.classes, runner.metadata.labels))
+    to_model = np.asarray(match_labels(data.classes, runner.metadata.labels, runner.metadata.label_ids))
     paths = [path for path, _ in data.samples]
     targets = to_model[[label for _, label in data.samples]]
     batch_size = batch_size or default_batch_size(runner)

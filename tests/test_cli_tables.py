@@ -20,9 +20,11 @@ NAMES = [card.name for card in list_models()]
 def test_models_never_cuts_a_name() -> None:
     result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["models"])
     assert result.exit_code == 0, result.output
-    names = [line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│")]
-    assert [name for name in names if name] == NAMES
-    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.stdout.splitlines() if line[0] == "│"]
+    assert [row[0] for row in rows if row[0]] == NAMES
+    # Each weight set and its top-1 stay whole, side by side (the table may be wider than 80 for that).
+    sets = [(row[-2], row[-1]) for row in rows if row[-2] not in ("", "-")]
+    assert ("imagenet1k_v2", "80.86") in sets and ("imagenet1k_v1", "76.13") in sets
 
 
 def _table() -> Table:
@@ -43,7 +45,10 @@ def test_print_table_keeps_whole_cells_and_fits_when_it_can(width: int) -> None:
         assert cell in text
     longest = max(len(line) for line in text.splitlines())
     needed = 17 + 64 + 3 * 4 + 16  # the two kept columns, the others at 4, borders and padding
-    assert longest <= width if width >= needed else longest == needed
+    unfolded = 17 + 64 + len("(torchvision") + len("10,327,706") + len("several") + 16  # longest words
+    assert longest <= width if width >= needed else longest == unfolded
+    if width < needed:  # wider than the terminal anyway: nothing folds
+        assert "10,327,706" in text and "(torchvision" in text
     if width >= 160:  # room for every longest word: numbers stay whole
         assert "10,327,706" in text and "11,689,512" in text
 

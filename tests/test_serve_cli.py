@@ -69,7 +69,10 @@ def test_listens_on_loopback_unless_told(
         yield  # pragma: no cover
 
     monkeypatch.setattr(pytriton_server, "serve", fake_serve)
-    result = runner.invoke(app, ["serve", "model.onnx", *args])
+    with socket.socket() as sock:  # three free ports: the defaults may be taken on a shared machine
+        sock.bind(("127.0.0.1", 0))
+        ports = _ports(sock.getsockname()[1])
+    result = runner.invoke(app, ["serve", "model.onnx", *args, *ports])
     one_line_error(result, "stopped before starting")
     assert seen["host"] == host
     assert ("WARNING: --host 0.0.0.0: listening on every network interface" in result.output) == warned

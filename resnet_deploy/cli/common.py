@@ -14,7 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from resnet_deploy.errors import ResnetDeployError
+from resnet_deploy.errors import ResnetDeployError, WeightsError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -73,8 +73,8 @@ def print_table(table: Table, *, keep: Collection[str] = (), out: Console | None
 
     The `keep` columns (names, hashes) always get their full width. The others first get their
     longest word (so text wraps between words and numbers stay whole), then what is left; only
-    when even that does not fit do they fold. A table that cannot fit at all is printed wider than
-    the terminal (which wraps its lines) rather than cut.
+    when even that does not fit do they fold, down to 4 characters. A table that cannot fit even
+    so is printed whole and unfolded, wider than the terminal (which wraps its lines), never cut.
     """
     out = out or console
     unlimited = out.options.update_width(10_000)
@@ -87,12 +87,14 @@ def print_table(table: Table, *, keep: Collection[str] = (), out: Console | None
         column.no_wrap, column.overflow, column.width = whole, "fold", 0
     room = out.width - out.measure(table, options=unlimited).maximum  # the width less borders and padding
     widths = [low if whole else min(low, _FOLDED_MIN_WIDTH) for low, whole in zip(narrowest, kept, strict=True)]
+    if sum(widths) > room:  # it cannot fit: print it wider than the terminal, whole and unfolded
+        widths = narrowest
     for target in (narrowest, widest):
         needs = [max(goal - width, 0) for goal, width in zip(target, widths, strict=True)]
         widths = [width + extra for width, extra in zip(widths, _share(room - sum(widths), needs), strict=True)]
     for column, width in zip(table.columns, widths, strict=True):
         column.width = width
-    if sum(widths) > room:  # too narrow even for the kept columns: wider than the terminal, not cut
+    if sum(widths) > room:
         table.width = out.measure(table, options=unlimited).maximum
     out.print(table, crop=False)
 
@@ -108,7 +110,13 @@ OptionalArchOpt = Annotated[
     str | None, typer.Option("--arch", help="Registered architecture (see `resnet-deploy models`).")
 ]
 WeightsOpt = Annotated[
-    Path | None, typer.Option("--weights", help="Checkpoint or state_dict (loaded with weights_only=True).")
+    str | None,
+    typer.Option(
+        "--weights",
+        help="FILE (a checkpoint, loaded with weights_only=True), a weight SET of the architecture "
+        "(see `resnet-deploy models`), or `random`. Default: the architecture's best published set, "
+        "downloaded once into torch's hub cache and verified by its hash.",
+    ),
 ]
 NumClassesOpt = Annotated[int | None, typer.Option("--num-classes", help="Override the card's number of classes.")]
 InputSizeOpt = Annotated[int | None, typer.Option("--input-size", help="Override the card's input size (pixels).")]
@@ -144,3 +152,61 @@ AllowHostCodeOpt = Annotated[
     bool, typer.Option("--allow-host-code", help="Let a trusted .plan run embedded host code (off by default).")
 ]
 BatchSizeOpt = Annotated[int | None, typer.Option("--batch-size", help="Images per batch (default: from the model).")]
+
+
+class DownloadBar:
+    """A progress bar for weight downloads, shown only once a download starts (a cache hit is silent)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.downloaded: list[str] = []
+
+    def __call__(self, name: str, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+            columns = (TextColumn("downloading {task.description}"), BarColumn(), DownloadColumn(),
+                       TransferSpeedColumn())  # fmt: skip
+            self.bar = Progress(*columns, console=err_console, transient=True)
+            self.bar.start()
+        if name not in self.downloaded:
+            self.downloaded.append(name)
+            self.task = self.bar.add_task(name, total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __enter__(self) -> DownloadBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            from resnet_deploy.models.pretrained import cache_dir
+
+            for name in self.downloaded if exc[0] is None else []:
+                err_console.print(f"downloaded {name} into {cache_dir()} (sha256 verified)", highlight=False)
+
+
+def resolve_weights_option(arch: str, value: str | None) -> Path | None:
+    """`--weights` for `arch`: its default set when omitted, a set, `random` (None) or a file."""
+    from resnet_deploy.models.pretrained import resolve_weights
+
+    with DownloadBar() as progress:
+        return resolve_weights(arch, value, progress=progress)
+
+
+def runner_weights(artifact: str, arch: str | None, value: str | None) -> Path | None:
+    """`--weights` of a command that opens ARTIFACT: it applies when ARTIFACT names an architecture."""
+    from resnet_deploy.models.registry import list_models
+
+    if artifact in {card.name for card in list_models()} and not Path(artifact).exists():
+        return resolve_weights_option(arch or artifact, value)
+    if value is not None:
+        raise WeightsError(f"--weights applies when the model is an architecture name; {artifact} has its own weights")
+    return None
+
+
+def warn_if_random(random_init: bool, what: str) -> None:
+    """Say loudly that a model with random weights is being used: its predictions mean nothing."""
+    if random_init:
+        message = f"WARNING: {what} has RANDOM weights (seeded); its predictions are meaningless."
+        err_console.print(Text(message, style="bold yellow"), soft_wrap=True)

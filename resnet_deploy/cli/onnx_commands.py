@@ -18,6 +18,7 @@ from resnet_deploy.cli.common import (
     BatchOpt,
     BatchSizeOpt,
     DeviceOpt,
+    DownloadBar,
     ImagesOpt,
     InputSizeOpt,
     JsonOpt,
@@ -32,6 +33,9 @@ from resnet_deploy.cli.common import (
     err_console,
     print_json,
     print_table,
+    resolve_weights_option,
+    runner_weights,
+    warn_if_random,
 )
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.outputs import ONNX_SUFFIXES, check_output, check_writable
@@ -61,17 +65,12 @@ def export(
     check_output(output, ONNX_SUFFIXES, default_folder="export")
     batch_range = BatchRange.parse(batch) if batch else None
     options = {"shortcut": shortcut, "activation": activation, "variant": variant}
-    if weights is None:
-        err_console.print(
-            f"[bold yellow]WARNING: no --weights: exporting {arch} with RANDOM weights (seeded); "
-            "its predictions are meaningless.[/]",
-            highlight=False,
-        )
+    weights_file = resolve_weights_option(arch, weights)
     with tempfile.TemporaryDirectory() as tmp:
         fp32_output = Path(tmp) / f"{arch}.onnx" if precision == "fp16" else output
         result = export_onnx(
             arch,
-            weights=weights,
+            weights=weights_file,
             num_classes=num_classes,
             input_size=input_size,
             batch=batch_range,
@@ -84,14 +83,16 @@ def export(
 
             half = convert_fp16(result.path, output or Path("export") / f"{arch}_fp16.onnx")
             result = dataclasses.replace(result, path=half.path)
+    warn_if_random(result.random_init, f"{result.path} ({arch}, --weights random)")
     if json:
         print_json({**result.to_dict(), "precision": precision})
         return
     meta = result.metadata
+    source = meta.weight_set.get("name") or (weights_file.name if weights_file else "random")
     console.print(
         f"wrote [bold]{result.path}[/] ({result.nodes} nodes, opset {opset}) in {result.seconds:.1f}s: "
         f"{meta.arch}, {meta.num_classes} classes, {meta.input_size}x{meta.input_size}, batch {meta.batch}, "
-        f"weights {meta.weights_sha256[:12]}",
+        f"weights {source} ({meta.weights_sha256[:12]})",
         highlight=False,
         soft_wrap=True,  # a path is never broken over lines
     )
@@ -111,7 +112,10 @@ def check(
 
     if images is None:
         err_console.print("note: no --images: comparing on seeded random inputs, not real images", highlight=False)
-    report = check_parity(model, weights=weights, images=images, num_images=num_images, batch_size=batch_size)
+    with DownloadBar() as progress:
+        report = check_parity(model, weights=weights, images=images, num_images=num_images, batch_size=batch_size,
+                              progress=progress)  # fmt: skip
+    warn_if_random(report.random_init, f"{model} (and so its PyTorch reference)")
     if json:
         print_json(report.to_dict())
     else:
@@ -152,11 +156,12 @@ def eval_command(
         artifact,
         backend,
         arch=arch,
-        weights=weights,
+        weights=runner_weights(artifact, arch, weights),
         device=device,
         check_sidecar=not no_sidecar_check,
         allow_host_code=allow_host_code,
     ) as runner:
+        warn_if_random(runner.metadata is not None and runner.metadata.random_init, artifact)
         report = evaluate(runner, images, batch_size=batch_size, workers=workers)
     if json:
         print_json(report.to_dict())
@@ -189,6 +194,7 @@ def calibrate(
     result = calibrate_int8(
         model, images, num_images=num_images, method=method, percentile=percentile, output=output, cache_dir=cache_dir
     )
+    warn_if_random(result.metadata.random_init, str(model))
     if json:
         print_json(result.to_dict())
         return

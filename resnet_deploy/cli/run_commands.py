@@ -22,6 +22,8 @@ from resnet_deploy.cli.common import (
     err_console,
     print_json,
     print_table,
+    runner_weights,
+    warn_if_random,
 )
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.outputs import CSV_SUFFIXES, PNG_SUFFIXES, check_output, check_writable
@@ -72,12 +74,13 @@ def infer(
     report_console = console if output else err_console  # stdout may be carrying the rows
     columns = (TextColumn("infer"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} img/s"),
                TimeElapsedColumn())  # fmt: skip
-    options = dict(arch=arch, weights=weights, device=device, check_sidecar=not no_sidecar_check,
-                   allow_host_code=allow_host_code)  # fmt: skip
+    options = dict(arch=arch, weights=runner_weights(engine, arch, weights), device=device,
+                   check_sidecar=not no_sidecar_check, allow_host_code=allow_host_code)  # fmt: skip
     with (
         open_runner(engine, backend, **options) as runner,
         Progress(*columns, console=err_console, transient=True) as bar,
     ):
+        warn_if_random(runner.metadata is not None and runner.metadata.random_init, engine)
         task = bar.add_task("infer", total=len(inputs))
         if ray is None:
             summary = run_infer(runner, inputs, writer, batch_size=batch_size, topk=topk, workers=workers,

@@ -9,10 +9,13 @@ import typer
 
 from resnet_deploy.cli.common import (
     JsonOpt,
+    WeightsOpt,
     app,
     console,
     err_console,
     print_json,
+    runner_weights,
+    warn_if_random,
 )
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.outputs import check_writable
@@ -58,14 +61,19 @@ def serve(
     grpc_port: Annotated[int, typer.Option("--grpc-port")] = 8001,
     metrics_port: Annotated[int, typer.Option("--metrics-port")] = 8002,
     max_batch: Annotated[int, typer.Option("--max-batch", help="Triton's dynamic batching limit.")] = 64,
+    weights: WeightsOpt = None,
 ) -> None:
     """Serve a model with a real Triton Inference Server (PyTriton) until interrupted."""
     import signal
     import threading
 
-    from resnet_deploy.serve.pytriton_server import ALL_INTERFACES
+    from resnet_deploy.serve.pytriton_server import ALL_INTERFACES, check_serving
     from resnet_deploy.serve.pytriton_server import serve as serve_model
 
+    # Before a weight set is downloaded: a busy port or a bad name fails in a second, not after it.
+    check_serving(model_name, max_batch, host, http_port, grpc_port, metrics_port)
+    weights_file = runner_weights(artifact, None, weights)
+    warn_if_random(weights == "random", artifact)
     if host in ALL_INTERFACES:
         err_console.print(
             f"[bold yellow]WARNING: --host {host}: listening on every network interface; anyone who can reach "
@@ -75,7 +83,7 @@ def serve(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with serve_model(artifact, model_name=model_name, host=host, http_port=http_port, grpc_port=grpc_port,
-                     metrics_port=metrics_port, max_batch=max_batch) as url:  # fmt: skip
+                     metrics_port=metrics_port, max_batch=max_batch, weights=weights_file) as url:  # fmt: skip
         err_console.print(
             f"serving {model_name} on {host}: HTTP {url} (KServe v2: {url}/v2/models/{model_name}/infer), "
             f"gRPC port {grpc_port}, metrics port {metrics_port}",

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from resnet_deploy.cli.common import (
     ArchOpt,
@@ -71,7 +72,11 @@ def train(
 @app.command(rich_help_panel="Training and demo")
 def demo(
     images: Annotated[
-        Path | None, typer.Argument(help="Images to classify (default: the shared CIFAR-10 test JPEGs).")
+        Path | None,
+        typer.Argument(
+            help="Images to classify (default: the shared CIFAR-10 test JPEGs where they exist, "
+            "else the 200-image sample packaged with resnet-deploy)."
+        ),
     ] = None,
     workdir: Annotated[Path, typer.Option("--workdir", help="Where the demo's artifacts go.")] = Path("demo"),
     json: JsonOpt = False,
@@ -86,18 +91,21 @@ def demo(
         return
     table = Table(title=f"resnet-deploy demo ({summary['seconds']}s)", show_header=False)
     check = summary["check"]
+    shown = summary["images"]
+    table.add_row("images", Text(f"{shown['source']}: {shown['count']:,} images in {shown['path']}"))
     table.add_row("export", summary["export"]["onnx"])
     table.add_row("check", f"{'PASS' if check['passed'] else 'FAIL'}: max |diff| {check['max_abs_diff']:.2e}, "
                   f"top-1 agreement {check['top1_agreement']:.2%}")  # fmt: skip
-    table.add_row("calibrate", f"{summary['calibrate']['onnx']} ({summary['calibrate']['method']})")
+    calibration = summary["calibrate"]
+    table.add_row("calibrate", f"{calibration['onnx']} ({calibration['method']}, {calibration['images']:,} images)")
     for precision, plan in summary["build"].items():
-        table.add_row(f"build {precision}", plan.get("plan", "") + (f" ({plan['mb']} MB, {plan['runtime']})"
-                      if "plan" in plan else plan.get("skipped", "")))  # fmt: skip
+        built = f"{plan['plan']} ({plan['mb']} MB, {plan['runtime']})" if "plan" in plan else plan["skipped"]
+        table.add_row(f"build {precision}", Text(built))  # plain text: "[rtx]" in a hint is not markup
     infer_data = summary["infer"]
     table.add_row("infer", f"{infer_data['images']:,} images, {infer_data['errors']} errors, "
                   f"{infer_data['images_per_s']:,.0f} img/s -> {infer_data['output']}")  # fmt: skip
-    for name, top1 in summary.get("accuracy", {}).items():
-        table.add_row(f"top-1 {name}", f"{top1:.2%}")
+    for name, accuracy in summary.get("accuracy", {}).items():
+        table.add_row(f"top-1 {name}", f"{accuracy['top1']:.2%} on {accuracy['images']:,} images")
     for row in summary["bench"]:
         if row["status"] == "ok":
             table.add_row(

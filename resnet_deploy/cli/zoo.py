@@ -41,14 +41,17 @@ def models(json: JsonOpt = False) -> None:
                 "input_size": card.input_size,
                 "num_classes": card.num_classes,
                 "paper_error": card.paper_error,
+                "default_weights": card.default_weights,
+                "weights": [weight_set.to_dict() for weight_set in card.weights],
             }
         )
     if json:
         print_json(rows)
         return
     table = Table(title="Registered ResNets")
-    for column in ("name", "family", "params", "GMACs", "input", "classes", "paper top-1 err %"):
-        table.add_column(column, justify="left" if column in ("name", "family") else "right")
+    columns = ("name", "family", "params", "GMACs", "input", "classes", "paper top-1 err %", "weights", "top-1 %")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("name", "family", "weights") else "right")
     for row in rows:
         table.add_row(
             row["name"],
@@ -58,8 +61,17 @@ def models(json: JsonOpt = False) -> None:
             str(row["input_size"]),
             str(row["num_classes"]),
             "-" if row["paper_error"] is None else f"{row['paper_error']:.2f}",
+            "\n".join(weight_set["name"] for weight_set in row["weights"]) or "-",
+            "\n".join(f"{weight_set['top1']:.2f}" for weight_set in row["weights"]) or "-",
         )
-    print_table(table, keep={"name"})
+    # A weight set's top-1 sits on the same line as its name: neither column may fold.
+    print_table(table, keep={"name", "weights", "top-1 %"})
+    console.print(
+        "weights: published sets, the default first (--weights NAME); top-1: as published, on ImageNet-1k val or "
+        "the lossless CIFAR-10 test set (`embedded`: the shared CIFAR-10 test JPEGs). `models --json` has the "
+        "URLs, hashes, licenses and sources.",
+        highlight=False,
+    )
 
 
 @app.command(rich_help_panel="Models and machine")

@@ -41,9 +41,13 @@ def image_folder(root: str | Path) -> LabelledImages:
     return LabelledImages(root=root, classes=tuple(classes), samples=samples)
 
 
-def match_labels(found: tuple[str, ...], expected: tuple[str, ...]) -> list[int]:
-    """Map folder class indices to the model's label indices, or explain the mismatch."""
+def match_labels(found: tuple[str, ...], expected: tuple[str, ...], label_ids: tuple[str, ...] = ()) -> list[int]:
+    """Map folder class indices to the model's label indices, or explain the mismatch.
+
+    A folder may be named by the label (`tench`) or by its ID (ImageNet's WordNet ID `n01440764`,
+    the layout of the standard val preparation)."""
     position = {label: index for index, label in enumerate(expected)}
+    position.update({label_id: index for index, label_id in enumerate(label_ids)})
     unknown = [name for name in found if name not in position]
     if unknown:
         raise ImageDataError(

@@ -7,7 +7,7 @@ inside ONNX metadata and engine sidecars as JSON, so serving can never drift fro
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -53,6 +53,12 @@ class PreprocessSpec:
     def cifar(cls, input_size: int = 32) -> PreprocessSpec:
         """CIFAR nets see the whole image: no crop margin, only a resize for other sizes."""
         return cls(input_size=input_size, resize=input_size)
+
+    def at_size(self, input_size: int) -> PreprocessSpec:
+        """The same transform for another crop size, keeping the resize-to-crop ratio (256/224, 232/224)."""
+        if input_size == self.input_size:
+            return self
+        return replace(self, input_size=input_size, resize=round(input_size * self.resize / self.input_size))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -50,6 +50,7 @@ class ExportResult:
             "batch": str(self.metadata.batch),
             "weights_sha256": self.metadata.weights_sha256,
             "random_init": self.random_init,
+            "weight_set": self.metadata.weight_set,
             "nodes": self.nodes,
             "op_types": self.op_types,
             "seconds": round(self.seconds, 2),
@@ -71,8 +72,9 @@ def build_reference(
 ) -> tuple[torch.nn.Module, ModelMetadata]:
     """The PyTorch model and what to record about it; random init is seeded so it can be rebuilt.
 
-    Labels and preprocessing come from the card, or from our own checkpoint when it saved them
-    (a model trained on other classes keeps their names).
+    Labels and preprocessing come from the published weight set the file is (recognised by its
+    sha256), else from our own checkpoint when it saved them (a model trained on other classes
+    keeps their names), else from the card.
     """
     options = {k: v for k, v in (options or {}).items() if v is not None}
     if weights is None:
@@ -81,21 +83,28 @@ def build_reference(
     saved = checkpoint.meta if checkpoint else {}
     arch = arch or saved["arch"]
     card = get_card(arch, num_classes=model.fc.out_features, input_size=input_size)
-    labels, preprocess = card.labels, card.preprocess
-    if len(saved.get("labels") or []) == card.num_classes:
-        labels = tuple(saved["labels"])
+    labels, label_ids, preprocess = card.labels, card.label_ids, card.preprocess
+    if len(saved.get("labels") or []) == card.num_classes and tuple(saved["labels"]) != labels:
+        labels, label_ids = tuple(saved["labels"]), ()
     if saved.get("preprocess") and input_size is None:
         preprocess = PreprocessSpec.from_json(saved["preprocess"])
+    published = next((s for s in get_card(arch).weights if checkpoint and s.matches(checkpoint.sha256)), None)
+    if published is not None:
+        labels, label_ids = published.labels, published.label_ids
+        preprocess = published.preprocess.at_size(input_size or published.preprocess.input_size)
     metadata = ModelMetadata(
         arch=arch,
         num_classes=card.num_classes,
         labels=labels,
+        label_ids=label_ids,
         preprocess=preprocess,
         batch=batch or default_batch(card.family),
         weights_sha256=checkpoint.sha256 if checkpoint else RANDOM_INIT,
         tool_version=__version__,
         options=options,
-    )
+        weight_set={"name": published.name, "url": published.url or f"package:{published.file_name}",
+                    "sha256": checkpoint.sha256} if published and checkpoint else {},
+    )  # fmt: skip
     return model, metadata
 
 

@@ -61,10 +61,16 @@ class ModelMetadata:
     precision: str = "fp32"
     options: dict[str, str] = field(default_factory=dict)  # shortcut / activation / variant overrides
     extra: dict[str, str] = field(default_factory=dict)  # e.g. calibration method and image count
+    label_ids: tuple[str, ...] = ()  # WordNet IDs (ImageNet), in label order; empty otherwise
+    weight_set: dict[str, str] = field(default_factory=dict)  # name, url, sha256 of a published set
 
     @property
     def input_size(self) -> int:
         return self.preprocess.input_size
+
+    @property
+    def random_init(self) -> bool:
+        return self.weights_sha256 == RANDOM_INIT
 
     def to_props(self) -> dict[str, str]:
         props = {
@@ -78,6 +84,8 @@ class ModelMetadata:
             "precision": self.precision,
             "options": json.dumps(self.options, sort_keys=True),
             "extra": json.dumps(self.extra, sort_keys=True),
+            "label_ids": json.dumps(list(self.label_ids)),
+            "weight_set": json.dumps(self.weight_set, sort_keys=True),
         }
         return {PREFIX + key: value for key, value in props.items()}
 
@@ -101,6 +109,8 @@ class ModelMetadata:
                 precision=values.get("precision", "fp32"),
                 options=json.loads(values.get("options", "{}")),
                 extra=json.loads(values.get("extra", "{}")),
+                label_ids=tuple(json.loads(values.get("label_ids", "[]"))),
+                weight_set=json.loads(values.get("weight_set", "{}")),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise ArtifactError(f"{source} has damaged resnet-deploy metadata ({exc}); export it again") from None

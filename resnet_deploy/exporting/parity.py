@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from resnet_deploy.errors import ArtifactError
+from resnet_deploy.models.pretrained import DownloadProgress, resolve_weights
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class ParityReport:
     onnx: str
     decode_errors: int = 0
     backend: str = "onnxruntime"
+    random_init: bool = False  # the artifact (and so the reference) has seeded random weights
 
     def to_dict(self) -> dict:
         return {
@@ -84,6 +86,7 @@ class ParityReport:
             "onnx": self.onnx,
             "decode_errors": self.decode_errors,
             "backend": self.backend,
+            "random_init": self.random_init,
         }
 
 
@@ -95,7 +98,10 @@ def check_parity(
     num_images: int = 256,
     batch_size: int = 64,
     tolerance: Tolerance | None = None,
+    progress: DownloadProgress | None = None,
 ) -> ParityReport:
+    """`weights`: the reference's checkpoint, a weight set of the artifact's arch, or `random`;
+    None means what the artifact records (its published set, or seeded random init)."""
     from resnet_deploy.backends import open_runner
     from resnet_deploy.backends.base import run_padded
     from resnet_deploy.backends.torch_runner import TorchRunner
@@ -111,6 +117,10 @@ def check_parity(
     meta = candidate.metadata
     if meta is None:
         raise ArtifactError(f"{onnx_path} has no resnet-deploy metadata, so its PyTorch reference is unknown")
+    if weights is None and meta.weight_set.get("name"):
+        weights = meta.weight_set["name"]
+    if weights is not None:
+        weights = resolve_weights(meta.arch, weights, progress=progress)
     if meta.weights_sha256 != RANDOM_INIT and weights is None:
         raise ArtifactError(
             f"{onnx_path} was exported from weights with sha256 {meta.weights_sha256[:12]}...; "
@@ -164,4 +174,5 @@ def check_parity(
         onnx=str(onnx_path),
         decode_errors=errors,
         backend=candidate.backend,
+        random_init=meta.random_init,
     )

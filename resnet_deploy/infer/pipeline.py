@@ -64,11 +64,18 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def ok_row(path: Path, probs: np.ndarray, labels: tuple[str, ...], k: int) -> dict[str, Any]:
+def ok_row(
+    path: Path, probs: np.ndarray, labels: tuple[str, ...], k: int, label_ids: tuple[str, ...] = ()
+) -> dict[str, Any]:
     order = np.argsort(-probs)[:k]
     topk = [{"index": int(i), "label": labels[i], "prob": round(float(probs[i]), 6)} for i in order]
-    return {"path": str(path), "status": "ok", "class_index": int(order[0]), "label": labels[order[0]],
-            "topk": topk, "error": None}  # fmt: skip
+    row = {"path": str(path), "status": "ok", "class_index": int(order[0]), "label": labels[order[0]],
+           "topk": topk, "error": None}  # fmt: skip
+    if label_ids:  # ImageNet models: each class's WordNet ID beside its label
+        row["wnid"] = label_ids[order[0]]
+        for entry in topk:
+            entry["wnid"] = label_ids[entry["index"]]
+    return row
 
 
 def error_row(path: Path, reason: str) -> dict[str, Any]:
@@ -111,7 +118,7 @@ def run_infer(
                 summary.batch_latencies_ms.append(elapsed * 1e3)
             rows = {i: error_row(todo[i], reason) for i, reason in batch.errors}
             for position, index in enumerate(batch.indices):
-                rows[index] = ok_row(todo[index], probs[position], labels, k)
+                rows[index] = ok_row(todo[index], probs[position], labels, k, runner.metadata.label_ids)
             for index in sorted(rows):  # input order within the batch; batches arrive in order
                 writer.write(rows[index])
             summary.ok += len(batch.indices)

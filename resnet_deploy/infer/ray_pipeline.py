@@ -64,7 +64,8 @@ class _Classify:
             probs = softmax(run_padded(self.runner, batch["pixels"][ok]))
             compute_ms = (time.perf_counter() - began) * 1e3
             for position, i in enumerate(np.flatnonzero(ok)):
-                rows[i] = ok_row(Path(batch["path"][i]), probs[position], self.labels, self.k)
+                rows[i] = ok_row(Path(batch["path"][i]), probs[position], self.labels, self.k,
+                                 self.runner.metadata.label_ids)  # fmt: skip
         for i in np.flatnonzero(~ok):
             rows[i] = error_row(Path(batch["path"][i]), batch["error"][i])
         return {

@@ -15,7 +15,7 @@ from typing import Any
 
 from resnet_deploy.errors import ArtifactError
 
-CSV_FIELDS = ("path", "status", "class_index", "label", "prob", "topk_labels", "topk_probs", "error")
+CSV_FIELDS = ("path", "status", "class_index", "label", "wnid", "prob", "topk_labels", "topk_probs", "error")
 
 
 def output_format(path: Path) -> str:
@@ -36,6 +36,7 @@ def _csv_line(row: dict[str, Any]) -> str:
             row["status"],
             "" if row.get("class_index") is None else row["class_index"],
             row.get("label") or "",
+            row.get("wnid") or "",  # ImageNet models: the WordNet ID of the top class
             "" if not topk else f"{topk[0]['prob']:.6f}",
             ";".join(t["label"] for t in topk),
             ";".join(f"{t['prob']:.6f}" for t in topk),

@@ -12,7 +12,8 @@ from typing import Any
 
 from resnet_deploy.data.preprocess import PreprocessSpec
 from resnet_deploy.errors import UnknownModelError
-from resnet_deploy.models.labels import CIFAR10_LABELS, generic_labels, imagenet_labels
+from resnet_deploy.models.labels import CIFAR10_LABELS, generic_labels, imagenet_labels, imagenet_wnids
+from resnet_deploy.models.weight_sets import WEIGHT_SETS, WeightSet
 
 IMAGENET_WIDTHS = [64, 128, 256, 512]
 CIFAR_WIDTHS = [16, 32, 64]
@@ -37,6 +38,13 @@ class ModelCard:
     paper_error: float | None = None
     paper_error_note: str = ""
     reference: str = ""
+    label_ids: tuple[str, ...] = field(default=(), repr=False)  # WordNet IDs of ImageNet's classes
+    weights: tuple[WeightSet, ...] = ()  # published weight sets, best first (models/weight_sets.py)
+
+    @property
+    def default_weights(self) -> str | None:
+        """The set used when `--weights` is not given: the best published one."""
+        return self.weights[0].name if self.weights else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (without the label list)."""
@@ -52,6 +60,8 @@ class ModelCard:
             "paper_error_note": self.paper_error_note,
             "reference": self.reference,
             "config": self.config,
+            "default_weights": self.default_weights,
+            "weights": [weight_set.to_dict() for weight_set in self.weights],
         }
 
 
@@ -59,7 +69,7 @@ _REGISTRY: dict[str, ModelCard] = {}
 
 
 def _register(card: ModelCard) -> None:
-    _REGISTRY[card.name] = card
+    _REGISTRY[card.name] = dataclasses.replace(card, weights=WEIGHT_SETS.get(card.name, ()))
 
 
 def _imagenet(name: str, units: list[int], bottleneck: bool, **kwargs: Any) -> None:
@@ -81,6 +91,7 @@ def _imagenet(name: str, units: list[int], bottleneck: bool, **kwargs: Any) -> N
             input_size=224,
             preprocess=PreprocessSpec.imagenet(224),
             labels=imagenet_labels(),
+            label_ids=imagenet_wnids(),
             paper_error_note=IMAGENET_ERR_NOTE if kwargs.get("paper_error") else "",
             **kwargs,
         )
@@ -232,7 +243,9 @@ def get_card(name: str, *, num_classes: int | None = None, input_size: int | Non
     if num_classes is not None and num_classes != card.num_classes:
         if num_classes < 1:
             raise UnknownModelError(f"--num-classes must be at least 1, got {num_classes}")
-        changes.update(num_classes=num_classes, labels=generic_labels(num_classes), paper_error=None)
+        changes.update(
+            num_classes=num_classes, labels=generic_labels(num_classes), label_ids=(), paper_error=None, weights=()
+        )
     if input_size is not None and input_size != card.input_size:
         if input_size < 8:
             raise UnknownModelError(f"--input-size must be at least 8, got {input_size}")

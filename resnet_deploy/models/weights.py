@@ -50,10 +50,28 @@ def _normalise_keys(state_dict: dict[str, Any]) -> dict[str, torch.Tensor]:
     return out
 
 
-def read_checkpoint(path: str | Path) -> Checkpoint:
-    path = Path(path)
+def _check_container(path: Path) -> None:
+    """torch.save writes a zip archive (or, before PyTorch 1.6, a pickle stream): refuse anything
+    else up front, so an ONNX or random bytes is called what it is, not a pickle security error."""
+    if path.is_dir():
+        raise WeightsError(f"weights {path} is a folder, not a checkpoint file; pass the file itself")
     if not path.is_file():
         raise WeightsError(f"weights file {path} not found; pass an existing file with --weights")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head:
+        raise WeightsError(f"{path} is empty, not a PyTorch checkpoint")
+    if head != b"PK\x03\x04" and not (len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5):
+        kind = "an ONNX model" if path.suffix.lower() == ".onnx" else "neither a zip archive nor a pickle"
+        raise WeightsError(
+            f"{path} is not a PyTorch checkpoint ({kind}); pass a file written by torch.save "
+            "(.pt, .pth, .th), a weight set name or random"
+        )
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    path = Path(path)
+    _check_container(path)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -69,6 +69,17 @@ def check_ports(host: str, ports: dict[str, int]) -> None:
                 raise ArtifactError(f"{option} {port} on {host}: {exc.strerror}") from None
 
 
+def check_serving(
+    model_name: str, max_batch: int, host: str, http_port: int, grpc_port: int, metrics_port: int
+) -> None:
+    """Every option `serve` takes, checked before anything is loaded or started."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", model_name):
+        raise ArtifactError(f"--model-name {model_name!r}: use letters, digits, '.', '_' and '-'")
+    if max_batch < 1:
+        raise ArtifactError(f"--max-batch must be at least 1, got {max_batch}")
+    check_ports(host, {"--http-port": http_port, "--grpc-port": grpc_port, "--metrics-port": metrics_port})
+
+
 def triton_config(host: str, http_port: int, grpc_port: int, metrics_port: int):
     """Triton listens on `host` only, on all three endpoints (its default is every interface)."""
     from pytriton.triton import TritonConfig
@@ -130,14 +141,10 @@ def _start(triton, url: str, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
 @contextlib.contextmanager
 def serve(
     artifact: str | Path, *, model_name: str = "resnet", host: str = LOCALHOST, http_port: int = 8000,
-    grpc_port: int = 8001, metrics_port: int = 8002, max_batch: int = 64,
+    grpc_port: int = 8001, metrics_port: int = 8002, max_batch: int = 64, weights: str | Path | None = None,
 ) -> Iterator[str]:  # fmt: skip
     """Run Triton with the artifact bound as `model_name`, listening on `host`; yields the HTTP URL."""
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", model_name):
-        raise ArtifactError(f"--model-name {model_name!r}: use letters, digits, '.', '_' and '-'")
-    if max_batch < 1:
-        raise ArtifactError(f"--max-batch must be at least 1, got {max_batch}")
-    check_ports(host, {"--http-port": http_port, "--grpc-port": grpc_port, "--metrics-port": metrics_port})
+    check_serving(model_name, max_batch, host, http_port, grpc_port, metrics_port)
     try:
         from pytriton.decorators import batch
         from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
@@ -146,7 +153,7 @@ def serve(
         raise ArtifactError("serving needs PyTriton: pip install 'resnet-deploy[serve]'") from None
     from resnet_deploy.backends import open_runner
 
-    runner = open_runner(artifact)
+    runner = open_runner(artifact, weights=weights)  # weights: for an arch name (None: random init)
     if runner.metadata is None:
         raise ArtifactError(f"{artifact} carries no labels or preprocessing; export it with `resnet-deploy export`")
     labels = np.array([label.encode() for label in runner.metadata.labels], dtype=object)

@@ -63,6 +63,7 @@ def test_sidecar_describes_the_plan(plans: dict, onnx_files: dict, precision: st
     meta = sidecar.metadata
     assert meta.arch == "resnet20" and meta.labels[0] == "airplane" and meta.precision == precision
     assert meta.preprocess.input_size == 32
+    assert meta.weight_set["name"] == "cifar10" and meta.weight_set["sha256"] == meta.weights_sha256  # the set's record
     dtypes = {layer["dtype"] for layer in sidecar.layers}
     kinds = {layer["type"] for layer in sidecar.layers}
     expected = {"fp32": "FLOAT", "fp16": "HALF", "int8": "INT8"}[precision]
