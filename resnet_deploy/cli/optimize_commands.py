@@ -59,7 +59,7 @@ def optimize(
     table = Table(title=f"{model.name} for {report['target']}, budget {report['budget']} points")
     for column in ("candidate", "float layers", "top-1", "vs fp32", "img/s", "in budget"):
         text = column in ("candidate", "float layers")
-        table.add_column(column, justify="left" if text else "right", no_wrap=column == "candidate")
+        table.add_column(column, justify="left" if text else "right", no_wrap=column != "float layers")
     for c in report["candidates"]:
         speed = f"{c['images_per_s']:,.0f}" if c["images_per_s"] else "unmeasured"
         name = f"[bold]{c['name']}[/] (chosen)" if c["name"] == report["chosen"]["name"] else c["name"]

@@ -16,7 +16,7 @@ def write_json(path: Path, data: dict) -> None:
 def _speed(candidate: Candidate, fp32: Candidate) -> str:
     if not candidate.images_per_s:
         return "unmeasured"
-    ratio = f" ({candidate.images_per_s / fp32.images_per_s:.2f}x)" if fp32.images_per_s else ""
+    ratio = f" ({candidate.images_per_s / fp32.images_per_s:.2f}x float32)" if fp32.images_per_s else ""
     return f"{candidate.images_per_s:,.0f}{ratio}"
 
 
@@ -26,12 +26,12 @@ def markdown(data: dict, candidates: list[Candidate], chosen: Candidate, plot: P
         f"# optimize: {Path(data['model']).name} for {data['target']}, budget {data['budget']} top-1 points",
         "",
         f"Chosen: **{chosen.name}**, written to `{data['artifact']}`: top-1 {chosen.top1:.2%} "
-        f"({-chosen.loss_points + 0.0:+.2f} points against float32), {_speed(chosen, fp32)} img/s.",
+        f"({-chosen.loss_points + 0.0:+.2f} points against float32), img/s {_speed(chosen, fp32)}.",
         "",
         f"- Accuracy: {data['eval']['images']:,} images of `{data['eval']['folder']}` "
         f"({data['eval']['unreadable']} unreadable, skipped); {data['accuracy_backend']}.",
         f"- Speed: {data['speed']}.",
-        f"- Choice: {data['choice_rule']}",
+        f"- Choice: {data['choice_rule']}.",
         f"- Calibration: {data['calibration']['images']} images of `{data['calibration']['folder']}`.",
         "",
         "| candidate | precision | calibration | layers kept in float | top-1 | vs float32 | img/s | within budget |",

@@ -65,94 +65,22 @@ def optimize(
     model_path = Path(model_path)
     model = load_onnx(model_path)
     check_float_model(model, model_path)
-    metadata = read_metadata(model, str(model_path))
     found = len(list_images(calib))
     if found < num_images:
         raise ImageDataError(
             f"calibration needs {num_images} images but {calib} has {found}; add images or pass --num-images {found}"
         )
     output_dir = Path(output_dir) if output_dir else Path("export") / f"{model_path.stem}_optimize"
-    with open_runner(model_path) as runner:
-        batch_size = default_batch_size(runner)
-    images = EvalImages.from_folder(eval_dir, metadata.labels, metadata.preprocess, batch_size)
-    sample = images.subset(sensitivity_images)
-    layers = quantizable_layers(model)
-    by_node = {layer.node: layer for layer in layers}
-    quant_target = "onnxruntime-cpu" if target == "onnxruntime-cpu" else "tensorrt"
-    steps = _Steps(progress, 1 + (target != "onnxruntime-cpu") + len(METHODS) + 1 + len(layers)
-                   + math.ceil(math.log2(max(len(layers), 1))) + 1)  # fmt: skip
-
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-
-        def int8(method: str, keep: tuple[str, ...] = (), name: str | None = None) -> Path:
-            out = work / f"{name or method}.onnx"
-            calibrate_int8(model_path, calib, num_images=num_images, method=method, output=out,
-                           cache_dir=cache_dir, target=quant_target, keep_float=keep)  # fmt: skip
-            return out
-
-        def measure(candidate: Candidate) -> Candidate:
-            with open_runner(candidate.path) as runner:
-                outcome = images.run(runner)
-                candidate.correct, candidate.images = outcome.correct, outcome.images
-                if target == "onnxruntime-cpu":
-                    speed = onnxruntime_speed(runner, metadata.batch.opt, speed_seconds)
-            if target != "onnxruntime-cpu":
-                runtime = "tensorrt-rtx" if target == "tensorrt-rtx" else "tensorrt"
-                speed = tensorrt_speed(candidate.path, runtime, metadata.batch.opt, work, speed_seconds)
-            candidate.images_per_s, candidate.speed_how = speed.images_per_s, speed.how
-            return candidate
-
-        steps("float32")
-        fp32 = measure(Candidate("fp32", "fp32", model_path))
-        candidates = [fp32]
-        if target != "onnxruntime-cpu":
-            from resnet_deploy.quant.fp16 import convert_fp16
-
-            steps("fp16")
-            fp16 = convert_fp16(model_path, work / "fp16.onnx").path
-            note = "accuracy on onnxruntime's CPU: fp16 weights, float32 arithmetic"
-            candidates.append(measure(Candidate("fp16", "fp16", fp16, notes=[note])))
-        for method in METHODS:
-            steps(f"int8 {method}")
-            candidates.append(measure(Candidate(f"int8 {method}", "int8", int8(method), method=method)))
-        for candidate in candidates:
-            score_against(candidate, fp32, budget)
-
-        int8s = [c for c in candidates if c.precision == "int8"]
-        best = max(int8s, key=lambda c: (c.correct, c.method == "percentile"))
-        steps("sensitivity: float32 and int8 logits")
-        with open_runner(model_path) as runner:
-            reference = sample.run(runner, keep_logits=True)
-        with open_runner(best.path) as runner:
-            baseline = sample.run(runner, keep_logits=True)
-        sensitivity = measure_sensitivity(
-            layers,
-            lambda keep: int8(best.method, keep, "sensitivity"),
-            sample,
-            reference,
-            baseline,
-            step=lambda module: steps(f"sensitivity {module}"),
-        )
-        ranked = [by_node[s.node] for s in sensitivity]
-        for k in _doubling(len(ranked)):
-            steps(f"int8 {best.method}, {k} in float")
-            keep = tuple(layer.node for layer in ranked[:k])
-            mixed = Candidate(f"int8 {best.method}, {k} float", "int8", int8(best.method, keep, f"mixed{k}"),
-                              method=best.method, float_layers=tuple(layer.module for layer in ranked[:k]))  # fmt: skip
-            candidates.append(measure(mixed))
-            score_against(mixed, fp32, budget)
-            if mixed.within_budget:
-                break
-        steps.finish()
+        search = _Search(model_path, model, calib, eval_dir, Path(tmp), target=target, num_images=num_images,
+                         cache_dir=cache_dir, speed_seconds=speed_seconds)  # fmt: skip
+        candidates, sensitivity = search.run(budget, sensitivity_images, progress)
         chosen = choose(candidates)
         artifact = output_dir / f"{model_path.stem}_optimized.onnx"
         atomic_write(artifact, lambda tmp_path: shutil.copyfile(chosen.path, tmp_path))
-
-    report = _report(model_path, target, budget, calib, num_images, eval_dir, images, sample, best, sensitivity,
-                     candidates, chosen, artifact, time.perf_counter() - start)  # fmt: skip
+    report = search.report(budget, candidates, chosen, sensitivity, artifact, time.perf_counter() - start)
     plot = output_dir / "accuracy_vs_speed.png"
-    title = f"{metadata.arch} for {target}: top-1 on {fp32.images:,} images, budget {budget} points"
+    title = f"{search.metadata.arch} for {target}: top-1 on {chosen.images:,} images, budget {budget} points"
     if not plot_png(plot, candidates, chosen, budget, title):
         plot = None
         report["notes"].append("no plot: matplotlib is not installed (pip install 'resnet-deploy[plot]')")
@@ -163,10 +91,123 @@ def optimize(
     return report
 
 
+class _Search:
+    """The candidates of one model for one target, built in `work` and scored on the --eval images."""
+
+    def __init__(self, model_path: Path, model, calib, eval_dir, work: Path, *, target: str, num_images: int,
+                 cache_dir, speed_seconds: float) -> None:  # fmt: skip
+        self.model_path, self.calib, self.eval_dir, self.work = model_path, calib, eval_dir, work
+        self.target, self.num_images, self.cache_dir, self.speed_seconds = target, num_images, cache_dir, speed_seconds
+        self.metadata = read_metadata(model, str(model_path))
+        self.layers = quantizable_layers(model)
+        with open_runner(model_path) as runner:
+            batch_size = default_batch_size(runner)  # as `eval` batches, so the figures agree exactly
+        self.images = EvalImages.from_folder(eval_dir, self.metadata.labels, self.metadata.preprocess, batch_size)
+        self.sample = self.images
+        self.method = ""  # the calibration method the sensitivity and mixed candidates use
+
+    def int8(self, method: str, keep: tuple[str, ...] = (), name: str | None = None) -> Path:
+        out = self.work / f"{name or method}.onnx"
+        quant_target = "onnxruntime-cpu" if self.target == "onnxruntime-cpu" else "tensorrt"
+        calibrate_int8(self.model_path, self.calib, num_images=self.num_images, method=method, output=out,
+                       cache_dir=self.cache_dir, target=quant_target, keep_float=keep)  # fmt: skip
+        return out
+
+    def measure(self, candidate: Candidate, reference: Candidate | None, budget: float) -> Candidate:
+        """Top-1 on --eval, speed where the target runs, and the loss against `reference` (float32)."""
+        batch = self.metadata.batch.opt
+        with open_runner(candidate.path) as runner:
+            outcome = self.images.run(runner)
+            if self.target == "onnxruntime-cpu":
+                speed = onnxruntime_speed(runner, batch, self.speed_seconds)
+        if self.target != "onnxruntime-cpu":
+            speed = tensorrt_speed(candidate.path, self.target, batch, self.work, self.speed_seconds)
+        candidate.correct, candidate.images = outcome.correct, outcome.images
+        candidate.images_per_s, candidate.speed_how = speed.images_per_s, speed.how
+        score_against(candidate, reference or candidate, budget)
+        return candidate
+
+    def run(self, budget: float, sensitivity_images: int, progress: Progress | None):
+        steps = _Steps(progress, 2 + (self.target != "onnxruntime-cpu") + len(METHODS) + len(self.layers)
+                       + len(_doubling(len(self.layers))))  # fmt: skip
+        steps("float32")
+        fp32 = self.measure(Candidate("fp32", "fp32", self.model_path), None, budget)
+        candidates = [fp32]
+        if self.target != "onnxruntime-cpu":
+            from resnet_deploy.quant.fp16 import convert_fp16
+
+            steps("fp16")
+            fp16 = convert_fp16(self.model_path, self.work / "fp16.onnx").path
+            note = "accuracy on onnxruntime's CPU: fp16 weights, float32 arithmetic"
+            candidates.append(self.measure(Candidate("fp16", "fp16", fp16, notes=[note]), fp32, budget))
+        for method in METHODS:
+            steps(f"int8 {method}")
+            candidate = Candidate(f"int8 {method}", "int8", self.int8(method), method=method)
+            candidates.append(self.measure(candidate, fp32, budget))
+
+        best = max(candidates[1:], key=lambda c: (c.precision == "int8", c.correct, c.method == "percentile"))
+        self.method, self.sample = best.method, self.images.subset(sensitivity_images)
+        steps("sensitivity: float32 and int8 logits")
+        with open_runner(self.model_path) as runner:
+            reference = self.sample.run(runner, keep_logits=True)
+        with open_runner(best.path) as runner:
+            baseline = self.sample.run(runner, keep_logits=True)
+        sensitivity = measure_sensitivity(
+            self.layers,
+            lambda keep: self.int8(best.method, keep, "sensitivity"),
+            self.sample,
+            reference,
+            baseline,
+            step=lambda module: steps(f"sensitivity {module}"),
+        )
+        by_node = {layer.node: layer for layer in self.layers}
+        ranked = [by_node[s.node] for s in sensitivity]
+        for k in _doubling(len(ranked)):
+            steps(f"int8 {best.method}, {k} in float")
+            keep = tuple(layer.node for layer in ranked[:k])
+            mixed = Candidate(f"int8 {best.method}, {k} float", "int8", self.int8(best.method, keep, f"mixed{k}"),
+                              method=best.method, float_layers=tuple(layer.module for layer in ranked[:k]))  # fmt: skip
+            candidates.append(self.measure(mixed, fp32, budget))
+            if mixed.within_budget:
+                break
+        steps.finish()
+        return candidates, sensitivity
+
+    def report(self, budget, candidates, chosen, sensitivity, artifact: Path, seconds: float) -> dict:
+        measured = speeds_decide(candidates)
+        if measured:
+            rule = (f"the fastest within the budget; throughputs within {SPEED_TIE:.0%} of the fastest count as "
+                    "equal, and the most accurate of them wins")  # fmt: skip
+        else:
+            rule = "speed is unmeasured here, so by precision: int8 < fp16 < fp32, fewest float layers, then accuracy"
+        backend = "onnxruntime on this CPU"
+        if self.target != "onnxruntime-cpu":
+            backend += " running the same QDQ graph TensorRT builds (TensorRT's own kernels are not run here)"
+        return {
+            "model": str(self.model_path),
+            "target": self.target,
+            "budget": budget,
+            "artifact": str(artifact),
+            "chosen": chosen.to_dict(),
+            "candidates": [c.to_dict() for c in candidates],
+            "eval": {"folder": str(self.eval_dir), "images": chosen.images, "unreadable": len(self.images.errors)},
+            "calibration": {"folder": str(self.calib), "images": self.num_images},
+            "accuracy_backend": backend,
+            "speed": next((c.speed_how for c in candidates if c.images_per_s), candidates[0].speed_how),
+            "choice_rule": rule,
+            "sensitivity": {
+                "images": len(self.sample.paths),
+                "method": self.method,
+                "layers": [s.to_dict() for s in sensitivity],
+            },
+            "notes": [],
+            "seconds": round(seconds, 1),
+        }
+
+
 def _doubling(count: int) -> list[int]:
     """1, 2, 4, ... below `count`, then `count` itself."""
-    ks = [1 << i for i in range(max(count, 1).bit_length()) if (1 << i) < count]
-    return [*ks, count] if count else []
+    return [*(1 << i for i in range(count.bit_length()) if (1 << i) < count), count] if count else []
 
 
 class _Steps:
@@ -181,37 +222,3 @@ class _Steps:
     def finish(self) -> None:
         if self.progress:
             self.progress("done", self.done, self.done)
-
-
-def _report(model_path, target, budget, calib, num_images, eval_dir, images, sample, best, sensitivity,
-            candidates, chosen, artifact, seconds) -> dict:  # fmt: skip
-    measured = speeds_decide(candidates)
-    speed = next((c.speed_how for c in candidates if c.images_per_s), candidates[0].speed_how)
-    if measured:
-        rule = (f"the fastest within the budget; throughputs within {SPEED_TIE:.0%} of the fastest count as "
-                "equal, and the most accurate of them wins")  # fmt: skip
-    else:
-        rule = "speed is unmeasured here, so by precision: int8 < fp16 < fp32, fewest float layers, then accuracy"
-    backend = "onnxruntime on this CPU"
-    if target != "onnxruntime-cpu":
-        backend += " running the same QDQ graph TensorRT builds (TensorRT's own kernels are not run here)"
-    return {
-        "model": str(model_path),
-        "target": target,
-        "budget": budget,
-        "artifact": str(artifact),
-        "chosen": chosen.to_dict(),
-        "candidates": [c.to_dict() for c in candidates],
-        "eval": {"folder": str(eval_dir), "images": candidates[0].images, "unreadable": len(images.errors)},
-        "calibration": {"folder": str(calib), "images": num_images},
-        "accuracy_backend": backend,
-        "speed": speed if measured else f"unmeasured ({speed})",
-        "choice_rule": rule,
-        "sensitivity": {
-            "images": len(sample.paths),
-            "method": best.method,
-            "layers": [s.to_dict() for s in sensitivity],
-        },  # fmt: skip
-        "notes": [],
-        "seconds": round(seconds, 1),
-    }

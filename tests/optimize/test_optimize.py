@@ -14,6 +14,7 @@ from resnet_deploy.cli.app import app
 from resnet_deploy.evaluate import evaluate
 from resnet_deploy.exporting.export import export_onnx
 from resnet_deploy.exporting.metadata import read_metadata
+from resnet_deploy.machine import cuda_gpu
 from resnet_deploy.models import create_model
 from resnet_deploy.optimize.search import optimize
 from resnet_deploy.optimize.sensitivity import module_path
@@ -151,3 +152,22 @@ def test_bad_input_is_one_line(case: str, pattern: str, r20_onnx: Path, cifar_tr
             "--target", target, "--output-dir", str(tmp_path / "out")]  # fmt: skip
     _one_line_error(args, pattern)
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_tensorrt_target_without_gpu_ranks_by_precision(r20_onnx: Path, cifar_train: Path, cifar_test: Path,
+                                                        calib_cache: Path, tmp_path: Path) -> None:  # fmt: skip
+    images = _small_eval(cifar_test, tmp_path / "eval", per_class=10)
+    report = optimize(r20_onnx, cifar_train, images, budget=2.0, target="tensorrt", output_dir=tmp_path / "out",
+                      sensitivity_images=0, cache_dir=calib_cache, speed_seconds=0.3)  # fmt: skip
+    names = [c["name"] for c in report["candidates"]]
+    assert names[:5] == ["fp32", "fp16", "int8 entropy", "int8 percentile", "int8 minmax"]
+    assert "TensorRT's own kernels are not run here" in report["accuracy_backend"]
+    if not cuda_gpu():
+        assert report["speed"].startswith("unmeasured") and not any(c["images_per_s"] for c in report["candidates"])
+        within = [c for c in report["candidates"] if c["within_budget"] and c["precision"] == "int8"]
+        if within:  # precision decides: an all-INT8 candidate (fewest float layers), the most accurate one
+            best = min(within, key=lambda c: (len(c["float_layers"]), -c["correct"]))
+            assert report["chosen"]["name"] == best["name"]
+    meta = read_metadata(onnx.load(report["artifact"]))
+    if meta.precision == "int8":
+        assert meta.extra["quantization_target"] == "tensorrt"
