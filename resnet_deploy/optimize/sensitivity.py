@@ -5,10 +5,8 @@ INT8: the top-1 change and the drop in logit error against float32 on the sensit
 The ranking uses the logit error, which moves smoothly; top-1 on a few thousand images moves in
 steps of one image and ties between most layers.
 
-Names: the TorchScript exporter names each node by its module scopes, one path component per
-module (`/layer1/layer1.0/downsample/downsample.0/Conv`), and onnxslim keeps the names, so the
-module path (`layer1.0.downsample.0`) is read back from the name. A node whose name carries no
-scopes (a dynamo export) is shown by its ONNX name.
+Layers are named by PyTorch module path, read back from the ONNX node name (`quant.graph.module_path`);
+a node whose name carries no module scopes (a dynamo export) is shown by its ONNX name.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ import onnx
 
 from resnet_deploy.backends import open_runner
 from resnet_deploy.optimize.evalset import EvalImages, Outcome
+from resnet_deploy.quant.graph import module_path
 
 QUANTIZABLE_OPS = ("Conv", "Gemm", "MatMul")
 
@@ -30,20 +29,6 @@ QUANTIZABLE_OPS = ("Conv", "Gemm", "MatMul")
 class Layer:
     node: str  # ONNX node name
     module: str  # PyTorch module path, or the node name when the export kept no scopes
-
-
-def module_path(node_name: str) -> str | None:
-    """`/layer3/layer3.2/conv2/Conv` -> `layer3.2.conv2`; None for a name without module scopes."""
-    scopes = [part for part in node_name.split("/") if part][:-1]  # the last part is the op
-    if not node_name.startswith("/") or not scopes:
-        return None
-    parts: list[str] = []
-    previous = ""
-    for scope in scopes:
-        # A container's child is scoped "<container attribute>.<index>": add only the index.
-        parts.append(scope[len(previous) + 1 :] if previous and scope.startswith(previous + ".") else scope)
-        previous = scope
-    return ".".join(parts)
 
 
 def quantizable_layers(model: onnx.ModelProto) -> list[Layer]:

@@ -30,7 +30,7 @@ from resnet_deploy.errors import ArtifactError, ImageDataError
 from resnet_deploy.exporting.metadata import ModelMetadata, read_metadata, write_metadata
 from resnet_deploy.exporting.onnx_file import load_onnx
 from resnet_deploy.models.weights import file_sha256
-from resnet_deploy.quant.graph import has_fp16_weights, is_quantized
+from resnet_deploy.quant.graph import has_fp16_weights, is_quantized, module_path
 from resnet_deploy.quant.histograms import (
     TensorHistogram,
     collect_histograms,
@@ -213,7 +213,7 @@ def calibrate_int8(
     loaded = CalibrationImages(arrays=[])
     images_used = num_images  # on a cache hit: the count the cached statistics were made from
     if not cache.is_file():
-        histograms = load_histograms(histogram_file) if histogram_file.is_file() else None
+        histograms = load_histograms(histogram_file)
         if histograms is None:
             loaded = load_calibration_images(paths, metadata, num_images)
             if len(loaded.arrays) < num_images:
@@ -243,7 +243,7 @@ def calibrate_int8(
     if method == "percentile":
         extra["calibration_percentile"] = str(percentile)
     if keep_float:
-        extra["float_layers"] = json.dumps(list(keep_float))
+        extra["float_layers"] = json.dumps([module_path(node) or node for node in keep_float])
     removed = 0
 
     def write(tmp: Path) -> None:

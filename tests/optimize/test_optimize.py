@@ -17,8 +17,8 @@ from resnet_deploy.exporting.metadata import read_metadata
 from resnet_deploy.machine import cuda_gpu
 from resnet_deploy.models import create_model
 from resnet_deploy.optimize.search import optimize
-from resnet_deploy.optimize.sensitivity import module_path
 from resnet_deploy.quant.calibrate import calibrate_int8
+from resnet_deploy.quant.graph import module_path
 from tests.conftest import RESNET20_JPEG_TOP1
 
 runner = CliRunner()
