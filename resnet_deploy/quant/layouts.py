@@ -8,8 +8,8 @@
   QLinearConv / QLinearAdd / QGemm and activations stay uint8 from conv to conv. Formats, measured
   on resnet50 here (AVX-512 VNNI, onnxruntime 1.32, batch 32; see benchmarks/bench_int8_cpu.py):
   U8S8 (uint8 asymmetric activations, int8 symmetric per-channel weights) fuses every conv and
-  runs several times faster than FP32; S8S8 leaves 20 of 53 convs unfused (about 1.4x), and S8S8 in
-  QOperator form is slower than FP32, as onnxruntime's quantization guide warns. Bias stays int32
+  ran 3.3x FP32; per-tensor weights were no faster; S8S8 leaves 20 of 53 convs unfused (1.1x), and
+  S8S8 in QOperator form ran at 0.2-0.3x, as onnxruntime's quantization guide warns. Bias stays int32
   (QLinearConv's own). `reduce_range` (7-bit weights) only where the CPU lacks VNNI / dot-product
   instructions, as the guide advises against U8S8 saturation. The docs recommend `quant_pre_process`;
   our export already folds BN and runs onnxslim with shape inference, and the pre-processor leaves
