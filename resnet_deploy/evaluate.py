@@ -43,36 +43,52 @@ def default_batch_size(runner: Runner) -> int:
     return min(runner.input.batch.opt if runner.input.batch else 64, 256)
 
 
+def labelled_images(
+    images: str | Path, labels: tuple[str, ...], label_ids: tuple[str, ...] = ()
+) -> tuple[list[Path], np.ndarray]:
+    """The image paths of an ImageFolder tree and each one's index among the model's `labels`
+    (class folders may be named by label or, for ImageNet, by WordNet ID)."""
+    data = image_folder(images)
+    to_model = np.asarray(match_labels(data.classes, labels, label_ids))
+    return [path for path, _ in data.samples], to_model[[label for _, label in data.samples]]
+
+
+@dataclass
+class Score:
+    """Running top-1/top-5 counts over batches."""
+
+    k: int
+    top1: int = 0
+    top5: int = 0
+    scored: int = 0
+
+    def add(self, logits: np.ndarray, truth: np.ndarray) -> None:
+        topk = np.argpartition(-logits, self.k - 1, axis=1)[:, : self.k]
+        self.top1 += int((logits.argmax(1) == truth).sum())
+        self.top5 += int((topk == truth[:, None]).any(1).sum())
+        self.scored += len(truth)
+
+
 def evaluate(runner: Runner, images: str | Path, *, batch_size: int | None = None, workers: int = 4) -> EvalReport:
     if runner.metadata is None:
         raise ArtifactError("the model carries no labels or preprocessing; export it with `resnet-deploy export`")
-    data = image_folder(images)
-    to_model = np.asarray(match_labels(data.classes, runner.metadata.labels, runner.metadata.label_ids))
-    paths = [path for path, _ in data.samples]
-    targets = to_model[[label for _, label in data.samples]]
+    paths, targets = labelled_images(images, runner.metadata.labels, runner.metadata.label_ids)
     batch_size = batch_size or default_batch_size(runner)
     if batch_size < 1:
         raise ImageDataError(f"--batch-size must be at least 1, got {batch_size}")
-    k = min(5, runner.metadata.num_classes)
-    top1 = top5 = scored = 0
+    score = Score(k=min(5, runner.metadata.num_classes))
     failures: list[tuple[str, str]] = []
     start = time.perf_counter()
     for batch in iter_batches(paths, runner.metadata.preprocess, batch_size, workers=workers):
         failures.extend((str(paths[i]), reason) for i, reason in batch.errors)
-        if not batch.indices:
-            continue
-        logits = run_padded(runner, batch.inputs)
-        truth = targets[batch.indices]
-        topk = np.argpartition(-logits, k - 1, axis=1)[:, :k]
-        top1 += int((logits.argmax(1) == truth).sum())
-        top5 += int((topk == truth[:, None]).any(1).sum())
-        scored += len(batch.indices)
-    if scored == 0:
+        if batch.indices:
+            score.add(run_padded(runner, batch.inputs), targets[batch.indices])
+    if score.scored == 0:
         raise ImageDataError(f"none of the {len(paths)} images in {images} could be decoded")
     return EvalReport(
-        top1=top1 / scored,
-        top5=top5 / scored,
-        images=scored,
+        top1=score.top1 / score.scored,
+        top5=score.top5 / score.scored,
+        images=score.scored,
         errors=len(failures),
         backend=runner.backend,
         seconds=time.perf_counter() - start,

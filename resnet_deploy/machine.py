@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+from pathlib import Path
 
 
 def package_version(dist: str) -> str | None:
@@ -39,3 +40,24 @@ def cuda_gpu() -> tuple[str, str] | None:
 
     current = gpus[torch.cuda.current_device()]
     return current["name"], current["compute_capability"]
+
+
+INT8_ISA_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
+
+
+def cpu_int8_flags() -> list[str]:
+    """The CPU's instruction-set flags that onnxruntime's int8 kernels use (Linux /proc/cpuinfo)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags.update(line.split(":", 1)[1].split())
+    return [flag for flag in INT8_ISA_FLAGS if flag in flags]
+
+
+def has_int8_dot_product() -> bool:
+    """VNNI on x86 or dot-product on ARM: u8 x s8 products accumulate without 16-bit saturation."""
+    return bool({"avx512_vnni", "avx_vnni", "amx_int8", "asimddp"} & set(cpu_int8_flags()))

@@ -91,6 +91,11 @@ def calibrate_args(onnx: Path, images: Path) -> list[str]:
     return ["calibrate", str(onnx), "--images", str(images), "-o"]
 
 
+def optimize_args(onnx: Path, images: Path) -> list[str]:
+    calib_eval = ["--calib", str(images), "--eval", str(images)]
+    return ["optimize", str(onnx), *calib_eval, "--budget", "1", "--target", "onnxruntime-cpu"]
+
+
 def _commands(onnx: Path, weights: Path, images: Path, bad: Path, good: Path) -> dict[str, list[str]]:
     """Each writing command with one unwritable output; every other input is real."""
     fast_bench = ["bench", "--arch", "resnet20", "--batch-sizes", "1", "--warmup-s", "0", "--duration-s", "0.05"]
@@ -106,6 +111,7 @@ def _commands(onnx: Path, weights: Path, images: Path, bad: Path, good: Path) ->
         "bench --csv": [*fast_bench, "--csv", str(bad / "b.csv")],
         "bench --plot": [*fast_bench, "--plot", str(bad / "b.png")],
         "demo --workdir": ["demo", str(images), "--workdir", str(bad)],
+        "optimize --output-dir": [*optimize_args(onnx, images), "--output-dir", str(bad)],
     }
 
 

@@ -14,6 +14,7 @@ from resnet_deploy.cli.common import app
 # isort: off
 from resnet_deploy.cli import zoo, onnx_commands, engine_commands, run_commands, train_commands  # noqa: F401, E402
 from resnet_deploy.cli import serve_commands  # noqa: F401, E402
+from resnet_deploy.cli import optimize_commands  # noqa: F401, E402
 # isort: on
 
 

@@ -182,25 +182,38 @@ def calibrate(
     num_images: Annotated[int, typer.Option("--num-images", help="Images to calibrate on.")] = 512,
     method: Annotated[str, typer.Option("--method", help="percentile, entropy or minmax.")] = "percentile",
     percentile: Annotated[float, typer.Option("--percentile", help="For --method percentile.")] = 99.99,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Default: <model>_int8.onnx")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Default: <model>_int8.onnx (_int8_cpu.onnx for the CPU)")
+    ] = None,
     cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Calibration statistics cache.")] = Path("calib"),
+    target: Annotated[
+        str,
+        typer.Option("--target", help="tensorrt (Q/DQ for TensorRT builds) or onnxruntime-cpu (fused int8 on CPUs)."),
+    ] = "tensorrt",
     json: JsonOpt = False,
 ) -> None:
-    """INT8: calibrate on real images and write a TensorRT-ready QDQ ONNX."""
+    """INT8: calibrate on real images and write a QDQ ONNX for TensorRT or onnxruntime's CPU kernels."""
     from resnet_deploy.quant.calibrate import calibrate_int8
 
     check_output(output, ONNX_SUFFIXES, default_folder=model.parent)
     check_writable(cache_dir, "--cache-dir", folder=True)
     result = calibrate_int8(
-        model, images, num_images=num_images, method=method, percentile=percentile, output=output, cache_dir=cache_dir
+        model,
+        images,
+        num_images=num_images,
+        method=method,
+        percentile=percentile,
+        output=output,
+        cache_dir=cache_dir,
+        target=target,
     )
     warn_if_random(result.metadata.random_init, str(model))
     if json:
         print_json(result.to_dict())
         return
     source = "cached statistics (no images read)" if result.cache_hit else f"{result.images} images"
-    console.print(f"wrote [bold]{result.path}[/]: int8 QDQ, {result.method} calibration on {source} "
-                  f"in {result.seconds:.1f}s", highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(f"wrote [bold]{result.path}[/]: int8 QDQ for {result.target}, {result.method} calibration "
+                  f"on {source} in {result.seconds:.1f}s", highlight=False, soft_wrap=True)  # fmt: skip
     if result.corrupt:
         err_console.print(f"skipped {result.corrupt} unreadable images", highlight=False)
     if result.resized:

@@ -1,25 +1,22 @@
-"""INT8 post-training quantization to a QDQ ONNX that strongly typed TensorRT builds.
+"""INT8 post-training quantization to a QDQ ONNX, calibrated on real images.
 
-Tool: onnxruntime.quantization (already a dependency, runs on the CPU, ships a calibration
-cache). The graph follows TensorRT's explicit-quantization rules: symmetric signed int8 with
-zero point 0, per-channel weights, no int32 bias Q/DQ (TensorRT's parser rejects it), Q/DQ on
-the inputs of Conv/Gemm and on the residual input of each Add, never on outputs.
+Tool: onnxruntime.quantization (already a dependency, runs on the CPU). Two layouts
+(`quant/layouts.py`): `tensorrt` (the default; what strongly typed TensorRT builds) and
+`onnxruntime-cpu` (what onnxruntime's CPU kernels fuse to int8 convolutions).
 
-Images are read with the model's own preprocessing from its metadata. Calibration statistics
-are cached under `calib/`, keyed by model hash, preprocessing, image-set fingerprint and method,
-so a rerun quantizes without touching the images.
+Images are read with the model's own preprocessing from its metadata. Statistics are cached under
+`calib/`: the activation histograms (keyed by model hash, preprocessing and image-set fingerprint)
+serve every method and target, and each method's ranges are cached beside them, so a rerun, or
+another method, quantizes without touching the images.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
-import logging
-import tempfile
+import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,17 +30,29 @@ from resnet_deploy.errors import ArtifactError, ImageDataError
 from resnet_deploy.exporting.metadata import ModelMetadata, read_metadata, write_metadata
 from resnet_deploy.exporting.onnx_file import load_onnx
 from resnet_deploy.models.weights import file_sha256
-from resnet_deploy.quant.graph import has_fp16_weights, is_quantized, keep_qdq_on_residual_inputs_only
+from resnet_deploy.quant.graph import has_fp16_weights, is_quantized, module_path
+from resnet_deploy.quant.histograms import (
+    TensorHistogram,
+    collect_histograms,
+    load_histograms,
+    save_histograms,
+    tensor_range,
+)
+from resnet_deploy.quant.layouts import (
+    DEFAULT_TARGET,
+    TARGETS,
+    TRT_QDQ_OPTIONS,  # noqa: F401 - re-exported: the TensorRT layout's quantize_static options
+    QuantLayout,
+    layout_for,
+    quantize_with_ranges,
+    quiet_onnxruntime,
+    save_ranges,
+)
 
 METHODS = ("entropy", "percentile", "minmax")
 DEFAULT_METHOD = "percentile"
 CALIBRATION_BATCH = 32
-TRT_QDQ_OPTIONS = {
-    "ActivationSymmetric": True,  # zero point 0
-    "WeightSymmetric": True,
-    "QuantizeBias": False,  # int32 bias Q/DQ is rejected by TensorRT's ONNX parser
-    "OpTypesToExcludeOutputQuantization": ["Conv", "Gemm", "MatMul", "Add"],  # Q/DQ on inputs only
-}
+HISTOGRAM_FORMAT = "abs-2048-per-batch-v1"  # part of the cache key: a new collection scheme misses old files
 
 
 @dataclass
@@ -70,6 +79,9 @@ class CalibrationResult:
     cache_hit: bool
     removed_branch_qdq: int
     seconds: float
+    target: str = DEFAULT_TARGET
+    keep_float: tuple[str, ...] = ()
+    histograms: Path | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -82,6 +94,9 @@ class CalibrationResult:
             "fingerprint": self.fingerprint,
             "cache": str(self.cache),
             "cache_hit": self.cache_hit,
+            "histograms": str(self.histograms) if self.histograms else None,
+            "target": self.target,
+            "keep_float": list(self.keep_float),
             "seconds": round(self.seconds, 2),
         }
 
@@ -124,67 +139,40 @@ def load_calibration_images(paths: list[Path], metadata: ModelMetadata, count: i
     return result
 
 
-class _BatchReader:
-    """onnxruntime's CalibrationDataReader protocol over preprocessed arrays."""
-
-    def __init__(self, input_name: str, arrays: list[np.ndarray]) -> None:
-        # Equal batches: onnxruntime's symmetric percentile collector stacks them (a ragged last
-        # batch fails), so take the largest divisor of the image count up to CALIBRATION_BATCH.
-        size = max(d for d in range(1, CALIBRATION_BATCH + 1) if len(arrays) % d == 0)
-        starts = range(0, len(arrays), size)
-        self._batches = iter([{input_name: np.stack(arrays[i : i + size])} for i in starts])
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._batches, None)
+def _batch_feeds(input_name: str, arrays: list[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
+    # A batch's activations of every tensor are held at once: fewer images per batch for big inputs.
+    size = CALIBRATION_BATCH if arrays[0].shape[-1] <= 64 else 8
+    for start in range(0, len(arrays), size):
+        yield {input_name: np.stack(arrays[start : start + size])}
 
 
-def _cache_key(model_sha: str, metadata: ModelMetadata, fingerprint: str, method: str, percentile: float) -> str:
-    parts = [model_sha, metadata.preprocess.to_json(), fingerprint, method]
-    if method == "percentile":
-        parts.append(repr(percentile))
+def _key(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 
-@contextlib.contextmanager
-def _quiet_onnxruntime() -> Iterator[None]:
-    """onnxruntime.quantization prints progress to stdout and warns on the root logger; keep
-    stdout clean for --json and the console for our own messages."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        root.setLevel(level)
+def _ranges(histograms: dict[str, TensorHistogram], method: str, percentile: float, layout: QuantLayout) -> dict:
+    unsigned = layout.unsigned_activations
+    return {name: tensor_range(h, method, percentile=percentile, unsigned_levels=unsigned)
+            for name, h in histograms.items()}  # fmt: skip
 
 
-def _ort_method(method: str):
-    from onnxruntime.quantization import CalibrationMethod
+def _check_options(method: str, percentile: float, num_images: int, target: str) -> None:
+    if method not in METHODS:
+        raise ArtifactError(f"--method {method!r} is not one of {', '.join(METHODS)}")
+    if target not in TARGETS:
+        raise ArtifactError(f"--target {target!r} is not one of {', '.join(TARGETS)}")
+    if not 90.0 <= percentile < 100.0:
+        raise ArtifactError(f"--percentile {percentile} must be in [90, 100)")
+    if num_images < 1:
+        raise ArtifactError(f"--num-images must be at least 1, got {num_images}")
 
-    return {"entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile,
-            "minmax": CalibrationMethod.MinMax}[method]  # fmt: skip
 
-
-def _collect_ranges(model_path: Path, arrays: list[np.ndarray], input_name: str, method: str, percentile: float,
-                    cache: Path) -> None:  # fmt: skip
-    """Calibrate every float tensor (not only today's op types) and save the ranges to `cache`."""
-    from onnxruntime.quantization import create_calibrator, save_tensors_data
-
-    # TensorRT's calibrators histogram |x| into 2048 bins; entropy then searches thresholds over
-    # 128 quantized bins. onnxruntime's entropy default (128 bins of 128) can only return min/max.
-    options = {
-        "entropy": {"symmetric": True, "num_bins": 2048, "num_quantized_bins": 128},
-        "percentile": {"symmetric": True, "num_bins": 2048, "percentile": percentile},
-        "minmax": {"symmetric": True},
-    }[method]
-    with tempfile.TemporaryDirectory() as tmp:
-        calibrator = create_calibrator(
-            model_path, None, Path(tmp) / "augmented.onnx", _ort_method(method), extra_options=options
-        )
-        calibrator.collect_data(_BatchReader(input_name, arrays))
-        ranges = calibrator.compute_data()
-        atomic_write(cache, lambda path: save_tensors_data(ranges, str(path)))
+def check_float_model(model: onnx.ModelProto, model_path: Path) -> None:
+    """Calibration starts from the float32 export, never from a quantized or FP16 model."""
+    if is_quantized(model):
+        raise ArtifactError(f"{model_path} is already quantized (it has Q/DQ nodes); calibrate the float32 export")
+    if has_fp16_weights(model):
+        raise ArtifactError(f"{model_path} is an FP16 model; calibrate the float32 export instead")
 
 
 def calibrate_int8(
@@ -196,76 +184,72 @@ def calibrate_int8(
     percentile: float = 99.99,
     output: str | Path | None = None,
     cache_dir: str | Path = "calib",
+    target: str = DEFAULT_TARGET,
+    keep_float: Sequence[str] = (),
 ) -> CalibrationResult:
-    """Write a TensorRT-ready QDQ INT8 ONNX of `model_path`, calibrated on real `images`."""
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    """Write a QDQ INT8 ONNX of `model_path` for `target`, calibrated on real `images`.
 
+    `keep_float`: ONNX node names (Conv/Gemm) left in float.
+    """
     start = time.perf_counter()
     model_path = Path(model_path)
-    if method not in METHODS:
-        raise ArtifactError(f"--method {method!r} is not one of {', '.join(METHODS)}")
-    if not 90.0 <= percentile < 100.0:
-        raise ArtifactError(f"--percentile {percentile} must be in [90, 100)")
-    if num_images < 1:
-        raise ArtifactError(f"--num-images must be at least 1, got {num_images}")
+    _check_options(method, percentile, num_images, target)
     model = load_onnx(model_path)
-    if is_quantized(model):
-        raise ArtifactError(f"{model_path} is already quantized (it has Q/DQ nodes); calibrate the float32 export")
-    if has_fp16_weights(model):
-        raise ArtifactError(f"{model_path} is an FP16 model; calibrate the float32 export instead")
+    check_float_model(model, model_path)
+    unknown = sorted(set(keep_float) - {node.name for node in model.graph.node})
+    if unknown:
+        raise ArtifactError(f"nodes to keep in float {unknown[:3]} are not in {model_path}")
     metadata = read_metadata(model, str(model_path))
-    input_name = model.graph.input[0].name
+    layout = layout_for(target)
 
     paths = calibration_order(images, num_images)
     fingerprint = fingerprint_images(paths, num_images)
     model_sha = file_sha256(model_path)
-    key = _cache_key(model_sha, metadata, fingerprint, method, percentile)
-    cache = Path(cache_dir) / f"{metadata.arch}-{method}-{key}.json"
-    cache_hit = cache.is_file()
+    hist_key = _key(model_sha, metadata.preprocess.to_json(), fingerprint, HISTOGRAM_FORMAT)
+    histogram_file = Path(cache_dir) / f"{metadata.arch}-histograms-{hist_key}.npz"
+    variant = [method, repr(percentile) if method == "percentile" else ""]
+    variant.append(str(layout.unsigned_activations) if method == "entropy" else "")  # entropy's level count
+    cache = Path(cache_dir) / f"{metadata.arch}-{method}-{_key(hist_key, *variant)}.json"
     loaded = CalibrationImages(arrays=[])
     images_used = num_images  # on a cache hit: the count the cached statistics were made from
-    if not cache_hit:
-        loaded = load_calibration_images(paths, metadata, num_images)
-        if len(loaded.arrays) < num_images:
-            raise ImageDataError(
-                f"calibration needs {num_images} images but {images} has {len(loaded.arrays)} usable "
-                f"({len(loaded.corrupt)} corrupt of {len(paths)} found); add images or pass --num-images "
-                f"{len(loaded.arrays)}"
-            )
-        images_used = len(loaded.arrays)
-        with _quiet_onnxruntime():
-            _collect_ranges(model_path, loaded.arrays, input_name, method, percentile, cache)
+    if not cache.is_file():
+        histograms = load_histograms(histogram_file)
+        if histograms is None:
+            loaded = load_calibration_images(paths, metadata, num_images)
+            if len(loaded.arrays) < num_images:
+                raise ImageDataError(
+                    f"calibration needs {num_images} images but {images} has {len(loaded.arrays)} usable "
+                    f"({len(loaded.corrupt)} corrupt of {len(paths)} found); add images or pass --num-images "
+                    f"{len(loaded.arrays)}"
+                )
+            images_used = len(loaded.arrays)
+            with quiet_onnxruntime():
+                histograms = collect_histograms(model_path, _batch_feeds(model.graph.input[0].name, loaded.arrays))
+            save_histograms(histogram_file, histograms)
+        ranges = _ranges(histograms, method, percentile, layout)
+        atomic_write(cache, lambda path: save_ranges(path, ranges, method))
+    cache_hit = not loaded.arrays
 
-    output = Path(output) if output else model_path.with_name(f"{model_path.stem}_int8.onnx")
+    suffix = "_int8.onnx" if target == "tensorrt" else "_int8_cpu.onnx"
+    output = Path(output) if output else model_path.with_name(f"{model_path.stem}{suffix}")
     extra = {
+        **metadata.extra,
         "calibration_method": method,
         "calibration_images": str(images_used),
         "calibration_fingerprint": fingerprint,
         "source_onnx_sha256": model_sha,
+        **layout.describe(),
     }
     if method == "percentile":
         extra["calibration_percentile"] = str(percentile)
+    if keep_float:
+        extra["float_layers"] = json.dumps([module_path(node) or node for node in keep_float])
     removed = 0
 
     def write(tmp: Path) -> None:
         nonlocal removed
-        with _quiet_onnxruntime():
-            quantize_static(
-                model_path,
-                tmp,
-                None,
-                calibration_cache_path=cache,
-                quant_format=QuantFormat.QDQ,
-                activation_type=QuantType.QInt8,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                calibrate_method=_ort_method(method),
-                op_types_to_quantize=["Conv", "Gemm", "Add"],
-                extra_options=TRT_QDQ_OPTIONS,
-            )
-        quantized = onnx.load(str(tmp))
-        removed = keep_qdq_on_residual_inputs_only(quantized)
-        write_metadata(quantized, metadata.with_changes(precision="int8", extra={**metadata.extra, **extra}))
+        quantized, removed = quantize_with_ranges(model_path, cache, method, layout, tmp, keep_float)
+        write_metadata(quantized, metadata.with_changes(precision="int8", extra=extra))
         onnx.checker.check_model(quantized)
         onnx.save(quantized, str(tmp))
 
@@ -283,4 +267,7 @@ def calibrate_int8(
         cache_hit=cache_hit,
         removed_branch_qdq=removed,
         seconds=time.perf_counter() - start,
+        target=target,
+        keep_float=tuple(keep_float),
+        histograms=histogram_file,
     )

@@ -17,6 +17,23 @@ def has_fp16_weights(model: onnx.ModelProto) -> bool:
     return any(init.data_type == onnx.TensorProto.FLOAT16 for init in model.graph.initializer)
 
 
+def module_path(node_name: str) -> str | None:
+    """`/layer3/layer3.2/conv2/Conv` -> `layer3.2.conv2`; None for a name without module scopes.
+
+    The TorchScript exporter names each node by its module scopes, one path component per module
+    (`/layer1/layer1.0/downsample/downsample.0/Conv`), and onnxslim keeps the names."""
+    scopes = [part for part in node_name.split("/") if part][:-1]  # the last part is the op
+    if not node_name.startswith("/") or not scopes:
+        return None
+    parts: list[str] = []
+    previous = ""
+    for scope in scopes:
+        # A container's child is scoped "<container attribute>.<index>": add only the index.
+        parts.append(scope[len(previous) + 1 :] if previous and scope.startswith(previous + ".") else scope)
+        previous = scope
+    return ".".join(parts)
+
+
 def topological_sort(graph: onnx.GraphProto) -> None:
     """Reorder nodes so each comes after its inputs' producers (the fp16 converter appends Casts last)."""
     available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}

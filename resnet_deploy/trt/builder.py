@@ -26,6 +26,7 @@ from resnet_deploy.exporting.onnx_file import load_onnx
 from resnet_deploy.machine import cuda_gpu
 from resnet_deploy.models.weights import file_sha256
 from resnet_deploy.quant.graph import has_fp16_weights, is_quantized
+from resnet_deploy.quant.layouts import require_tensorrt_layout
 from resnet_deploy.trt.adapter import RTX_DEFAULT_TARGETS, TrtFamily
 from resnet_deploy.trt.loader import cuda_major, import_trt
 from resnet_deploy.trt.sidecar import EngineSidecar, sidecar_path
@@ -134,6 +135,7 @@ def build_engine(
     model = load_onnx(onnx_path)
     metadata = read_metadata(model, str(onnx_path))
     found = onnx_precision(model)
+    require_tensorrt_layout(metadata, onnx_path)
     target_precision = resolve_precision(precision, found, onnx_path)
     batch = batch or metadata.batch
     if workspace_gb <= 0:
