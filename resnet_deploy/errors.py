@@ -23,3 +23,7 @@ class ImageDataError(ResnetDeployError):
 
 class ArtifactError(ResnetDeployError):
     """An ONNX file, engine or other artifact that is missing, malformed or mismatched."""
+
+
+class OutputError(ResnetDeployError):
+    """An output location that cannot be written, or a file name of the wrong kind."""

@@ -19,7 +19,9 @@ import pytest
 
 from resnet_deploy.backends import open_runner
 from resnet_deploy.data.decode import load_rgb
+from resnet_deploy.errors import ArtifactError
 from resnet_deploy.exporting.export import export_onnx
+from resnet_deploy.serve import pytriton_server
 
 pytest.importorskip("pytriton", reason="PyTriton is not installed (pip install '.[serve]')")
 
@@ -58,6 +60,9 @@ def test_http_inference_returns_logits_and_label(resnet20_weights: Path, cifar_t
     url = f"http://127.0.0.1:{http}"
     try:
         _wait_ready(url, process)
+        # It listens on 127.0.0.1 only: another loopback address of this machine is refused.
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.2", http), timeout=5).close()
         body = {
             "inputs": [
                 {"name": "input", "shape": list(batch.shape), "datatype": "FP32", "data": batch.flatten().tolist()}
@@ -82,3 +87,19 @@ def test_http_inference_returns_logits_and_label(resnet20_weights: Path, cifar_t
         np.testing.assert_allclose(logits, runner.infer(batch), atol=1e-4)
     assert outputs["label"]["data"] == [model.metadata.labels[i] for i in logits.argmax(1)]
     assert outputs["label"]["data"] == ["ship", "automobile"]
+    assert f"serving resnet20 on 127.0.0.1: HTTP {url}" in log.read_text()
+
+
+def test_a_server_that_dies_at_start_up_says_why_at_once(
+    resnet20_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tritonserver exits at once on a busy port; its reason is the error, not a minute of waiting."""
+    model = export_onnx("resnet20", weights=resnet20_weights, output=tmp_path / "r20.onnx")
+    monkeypatch.setattr(pytriton_server, "check_ports", lambda *args: None)  # let Triton find the busy port
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(ArtifactError, match=f"stopped during start-up: .*'127.0.0.1:{port}' already in use"):
+            with pytriton_server.serve(model.path, http_port=port, grpc_port=_free_port(), metrics_port=_free_port()):
+                pytest.fail("the server started on a busy port")

@@ -51,7 +51,9 @@ def open_runner(
     """Open `artifact` (an arch name, a checkpoint, an .onnx or a .plan) on `backend`."""
     backend = backend or detect_backend(artifact)
     if backend not in BACKENDS:
-        raise ArtifactError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise ArtifactError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if device not in (None, "cpu", "cuda"):  # checked here too: only the torch runner reads it
+        raise ArtifactError(f"--device must be cpu or cuda, got {device!r}")
     text = str(artifact)
     if backend == "torch":
         from resnet_deploy.backends.torch_runner import TorchRunner

@@ -28,11 +28,16 @@ def write_csv(report: BenchReport, path: Path) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def write_plot(report: BenchReport, path: Path) -> None:
+def require_pyplot():
+    """matplotlib's pyplot, or a one-line error saying how to install it."""
     try:
-        plt = pyplot()
+        return pyplot()
     except ImportError:
         raise ArtifactError("--plot needs matplotlib: pip install 'resnet-deploy[plot]'") from None
+
+
+def write_plot(report: BenchReport, path: Path) -> None:
+    plt = require_pyplot()
     series: dict[str, list[dict]] = {}
     for row in report.results:
         if row["status"] == "ok":

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 from rich.text import Text
 
 from resnet_deploy.errors import ResnetDeployError, WeightsError
@@ -51,6 +53,50 @@ app = App(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+_FOLDED_MIN_WIDTH = 4  # the narrowest a column gets when its words must fold
+
+
+def _share(room: int, needs: list[int]) -> list[int]:
+    """Split `room` among columns so that the smallest needs are met in full first."""
+    given = [0] * len(needs)
+    order = sorted(range(len(needs)), key=needs.__getitem__)
+    for done, index in enumerate(order):
+        given[index] = min(needs[index], max(room, 0) // (len(order) - done))
+        room -= given[index]
+    return given
+
+
+def print_table(table: Table, *, keep: Collection[str] = (), out: Console | None = None) -> None:
+    """Print a table without cutting any cell, in a pipe (80 columns) or a narrow terminal.
+
+    The `keep` columns (names, hashes) always get their full width. The others first get their
+    longest word (so text wraps between words and numbers stay whole), then what is left; only
+    when even that does not fit do they fold, down to 4 characters. A table that cannot fit even
+    so is printed whole and unfolded, wider than the terminal (which wraps its lines), never cut.
+    """
+    out = out or console
+    unlimited = out.options.update_width(10_000)
+    kept = [column.header in keep for column in table.columns]
+    widest, narrowest = [], []  # narrowest: the longest word (whole cell for kept columns)
+    for column, whole in zip(table.columns, kept, strict=True):
+        sizes = [Measurement.get(out, unlimited, cell) for cell in (column.header, *column.cells)]
+        widest.append(max(size.maximum for size in sizes))
+        narrowest.append(widest[-1] if whole else max(size.minimum for size in sizes))
+        column.no_wrap, column.overflow, column.width = whole, "fold", 0
+    room = out.width - out.measure(table, options=unlimited).maximum  # the width less borders and padding
+    widths = [low if whole else min(low, _FOLDED_MIN_WIDTH) for low, whole in zip(narrowest, kept, strict=True)]
+    if sum(widths) > room:  # it cannot fit: print it wider than the terminal, whole and unfolded
+        widths = narrowest
+    for target in (narrowest, widest):
+        needs = [max(goal - width, 0) for goal, width in zip(target, widths, strict=True)]
+        widths = [width + extra for width, extra in zip(widths, _share(room - sum(widths), needs), strict=True)]
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width
+    if sum(widths) > room:
+        table.width = out.measure(table, options=unlimited).maximum
+    out.print(table, crop=False)
 
 
 def print_json(data: Any) -> None:

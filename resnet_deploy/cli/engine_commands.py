@@ -15,7 +15,11 @@ from resnet_deploy.cli.common import (
     console,
     err_console,
     print_json,
+    print_table,
 )
+from resnet_deploy.outputs import PLAN_SUFFIXES, check_output
+
+LAYERS_SHOWN = 60
 
 
 class _PhaseProgress:
@@ -68,6 +72,7 @@ def build(
     from resnet_deploy.exporting.metadata import BatchRange
     from resnet_deploy.trt.builder import build_engine
 
+    check_output(output, PLAN_SUFFIXES, default_folder="engines")
     batch_range = BatchRange.parse(batch) if batch else None
     with _PhaseProgress(enabled=not json) as progress:
         result = build_engine(
@@ -90,6 +95,7 @@ def build(
         f"{s.profile['min'][0]}:{s.profile['opt'][0]}:{s.profile['max'][0]}) with {s.built_for()} "
         f"in {s.build_seconds:.1f}s",
         highlight=False,
+        soft_wrap=True,  # a path is never broken over lines
     )
     if result.converted_from:
         console.print(f"converted {result.converted_from} to FP16 first (strongly typed build)", highlight=False)
@@ -100,6 +106,7 @@ def build(
 @app.command(rich_help_panel="TensorRT engines")
 def inspect(
     plan: Annotated[Path, typer.Argument(help="A .plan built by `resnet-deploy build`.")],
+    all_layers: Annotated[bool, typer.Option("--all", help=f"Show every layer, not the first {LAYERS_SHOWN}.")] = False,
     json: JsonOpt = False,
 ) -> None:
     """Show a plan's sidecar summary and its layers."""
@@ -110,19 +117,26 @@ def inspect(
         print_json(info)
         return
     table = Table(title=f"{plan}", show_header=False)
-    for key in ("built_for", "precision", "profile", "inputs", "outputs", "arch", "num_classes", "onnx",
-                "plan_sha256", "built_at"):  # fmt: skip
+    table.add_column("key")
+    table.add_column("value")
+    for key in ("built_for", "precision", "profile", "inputs", "outputs", "arch", "num_classes", "onnx", "built_at"):
         table.add_row(key, str(info[key]))
-    console.print(table)
-    layers = Table(title=f"{len(info['layers'])} layers (from the {info['layers_source']})")
+    print_table(table, keep={"key"})
+    # A hash is copied whole: on its own line, never folded into a table cell.
+    console.print(f"plan_sha256 {info['plan_sha256']}", highlight=False, soft_wrap=True)
+    layers_info = info["layers"]
+    shown = layers_info if all_layers else layers_info[:LAYERS_SHOWN]
+    layers = Table(title=f"{len(layers_info)} layers (from the {info['layers_source']})")
     layers.add_column("name")
     layers.add_column("type")
     layers.add_column("dtype")
-    for layer in info["layers"][:60]:
+    for layer in shown:
         if isinstance(layer, dict):  # the build record, or the inspector's DETAILED JSON
             name = layer.get("name", layer.get("Name", ""))
             kind = layer.get("type", layer.get("LayerType", ""))
             layers.add_row(str(name), str(kind), str(layer.get("dtype", "")))
         else:  # the inspector's LAYER_NAMES_ONLY form
             layers.add_row(str(layer), "", "")
-    console.print(layers)
+    print_table(layers, keep={"type", "dtype"})
+    if len(shown) < len(layers_info):
+        console.print(f"showing {len(shown)} of {len(layers_info)} layers; --all or --json for all", highlight=False)

@@ -32,11 +32,13 @@ from resnet_deploy.cli.common import (
     console,
     err_console,
     print_json,
+    print_table,
     resolve_weights_option,
     runner_weights,
     warn_if_random,
 )
 from resnet_deploy.errors import ArtifactError
+from resnet_deploy.outputs import ONNX_SUFFIXES, check_output, check_writable
 
 
 @app.command(rich_help_panel="ONNX, parity, accuracy, precision")
@@ -60,6 +62,7 @@ def export(
 
     if precision not in ("fp32", "fp16"):
         raise ArtifactError(f"--precision {precision!r}: export writes fp32 or fp16; for int8 use `calibrate`")
+    check_output(output, ONNX_SUFFIXES, default_folder="export")
     batch_range = BatchRange.parse(batch) if batch else None
     options = {"shortcut": shortcut, "activation": activation, "variant": variant}
     weights_file = resolve_weights_option(arch, weights)
@@ -91,6 +94,7 @@ def export(
         f"{meta.arch}, {meta.num_classes} classes, {meta.input_size}x{meta.input_size}, batch {meta.batch}, "
         f"weights {source} ({meta.weights_sha256[:12]})",
         highlight=False,
+        soft_wrap=True,  # a path is never broken over lines
     )
 
 
@@ -124,7 +128,7 @@ def check(
         table.add_row("mean |diff|", f"{c.mean_abs_diff:.3g}", "")
         table.add_row("min cosine", f"{c.min_cosine:.7f}", f">= {tol.min_cosine}")
         table.add_row("top-1 agreement", f"{c.top1_agreement:.2%}", f">= {tol.min_top1_agreement:.1%}")
-        console.print(table)
+        print_table(table, keep={"metric"})
         console.print("[green]PASS[/]" if report.passed else "[red]FAIL[/]", f"({report.precision} tolerances)")
     if not report.passed:
         raise typer.Exit(1)
@@ -191,6 +195,8 @@ def calibrate(
     """INT8: calibrate on real images and write a QDQ ONNX for TensorRT or onnxruntime's CPU kernels."""
     from resnet_deploy.quant.calibrate import calibrate_int8
 
+    check_output(output, ONNX_SUFFIXES, default_folder=model.parent)
+    check_writable(cache_dir, "--cache-dir", folder=True)
     result = calibrate_int8(
         model,
         images,
@@ -207,7 +213,7 @@ def calibrate(
         return
     source = "cached statistics (no images read)" if result.cache_hit else f"{result.images} images"
     console.print(f"wrote [bold]{result.path}[/]: int8 QDQ for {result.target}, {result.method} calibration "
-                  f"on {source} in {result.seconds:.1f}s", highlight=False)  # fmt: skip
+                  f"on {source} in {result.seconds:.1f}s", highlight=False, soft_wrap=True)  # fmt: skip
     if result.corrupt:
         err_console.print(f"skipped {result.corrupt} unreadable images", highlight=False)
     if result.resized:
@@ -227,8 +233,10 @@ def fp16(
     """FP16 weights and activations with float32 inputs and outputs."""
     from resnet_deploy.quant.fp16 import convert_fp16
 
+    check_output(output, ONNX_SUFFIXES, default_folder=model.parent)
     result = convert_fp16(model, output)
     if json:
         print_json(result.to_dict())
         return
-    console.print(f"wrote [bold]{result.path}[/]: fp16, {result.fp16_initializers} fp16 initializers", highlight=False)
+    console.print(f"wrote [bold]{result.path}[/]: fp16, {result.fp16_initializers} fp16 initializers",
+                  highlight=False, soft_wrap=True)  # fmt: skip

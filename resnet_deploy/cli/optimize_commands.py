@@ -9,7 +9,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from resnet_deploy.cli.common import JsonOpt, app, console, err_console, print_json
+from resnet_deploy.cli.common import JsonOpt, app, console, err_console, print_json, print_table
+from resnet_deploy.outputs import check_writable
 
 
 @app.command(rich_help_panel="ONNX, parity, accuracy, precision")
@@ -32,6 +33,8 @@ def optimize(
     """Search precisions, calibrations and float layers; write the fastest artifact within --budget."""
     from resnet_deploy.optimize.search import optimize as run_search
 
+    check_writable(output_dir or Path("export"), "--output-dir", folder=True)  # the default is under export/
+    check_writable(cache_dir, "--cache-dir", folder=True)
     columns = (TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task("checking inputs", total=None)
@@ -66,7 +69,7 @@ def optimize(
         floats = ", ".join(c["float_layers"]) or "-"
         table.add_row(name, floats, f"{c['top1']:.2%}", f"{-c['loss_points'] + 0.0:+.2f}", speed,
                       "yes" if c["within_budget"] else "no")  # fmt: skip
-    console.print(table)
+    print_table(table, keep={"candidate"})
     top = ", ".join(layer["module"] for layer in report["sensitivity"]["layers"][:5])
     console.print(f"most sensitive layers: {top}", highlight=False)
     console.print(f"accuracy: {fp32['images']:,} images, {report['accuracy_backend']}; speed: {report['speed']}",
@@ -74,6 +77,6 @@ def optimize(
     files = report["files"]
     written = ", ".join(str(files[key]) for key in ("markdown", "json", "plot") if files[key])
     console.print(f"wrote [bold]{files['artifact']}[/] ({report['chosen']['name']}); report: {written}",
-                  highlight=False)  # fmt: skip
+                  highlight=False, soft_wrap=True)  # fmt: skip
     for note in report["notes"]:
         err_console.print(f"note: {note}", highlight=False, markup=False)

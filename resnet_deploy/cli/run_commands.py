@@ -21,10 +21,12 @@ from resnet_deploy.cli.common import (
     console,
     err_console,
     print_json,
+    print_table,
     runner_weights,
     warn_if_random,
 )
 from resnet_deploy.errors import ArtifactError
+from resnet_deploy.outputs import CSV_SUFFIXES, PNG_SUFFIXES, check_output, check_writable
 
 
 @app.command(rich_help_panel="Inference and benchmarks")
@@ -65,6 +67,8 @@ def infer(
     from resnet_deploy.infer.writers import ResultWriter, output_format
 
     fmt = output_format(output) if output else "jsonl"
+    if output:
+        check_writable(output)
     inputs = expand_inputs(paths)
     writer = ResultWriter(output, fmt, stream=sys.stdout)
     report_console = console if output else err_console  # stdout may be carrying the rows
@@ -114,6 +118,11 @@ def _csv_list(text: str, kind: type = str) -> list:
         raise ArtifactError(f"{text!r} is not a comma-separated list of {kind.__name__}") from None
 
 
+def _figure(value: float) -> str:
+    """Three significant digits, whole numbers from 100 up: `0.812`, `12.0`, `1,235`."""
+    return f"{value:,.0f}" if abs(value) >= 99.95 else f"{value:#.3g}"
+
+
 @app.command(rich_help_panel="Inference and benchmarks")
 def bench(
     arch: Annotated[str, typer.Option("--arch", help="Registered architecture to benchmark.")] = "resnet50",
@@ -133,8 +142,14 @@ def bench(
     json: JsonOpt = False,
 ) -> None:
     """Latency percentiles, throughput and FLOP/s per backend x precision x batch size."""
-    from resnet_deploy.bench.outputs import write_csv, write_plot
+    from resnet_deploy.bench.outputs import require_pyplot, write_csv, write_plot
     from resnet_deploy.bench.sweep import run_bench
+
+    # The sweep takes minutes: refuse an output it could not write before it starts.
+    check_output(csv_file, CSV_SUFFIXES, option="--csv")
+    check_output(plot, PNG_SUFFIXES, option="--plot")
+    if plot:
+        require_pyplot()
 
     def show(row: dict) -> None:
         if not json:
@@ -156,16 +171,22 @@ def bench(
         write_csv(report, csv_file)
     if plot:
         write_plot(report, plot)
+    written = [f"wrote {path}" for path in (csv_file, plot) if path]
     if json:
         print_json(report.to_dict())
+        for line in written:  # stdout carries the JSON
+            err_console.print(line, highlight=False, soft_wrap=True)
         return
     env = report.environment
     gpu = env["gpu"] or "none"
     versions = f"torch {env['torch']}, onnxruntime {env['onnxruntime']}, tensorrt {env['tensorrt'] or '-'}"
-    console.print(f"CPU {env['cpu']} ({env['cpu_cores']} cores), GPU {gpu}; {versions}", highlight=False)
-    table = Table(title=f"bench {', '.join(engine) if engine else arch}")
+    console.print(
+        f"CPU {env['cpu']} ({env['cpu_cores']} cores), GPU {gpu}; {versions}", highlight=False, soft_wrap=True
+    )
+    table = Table(title=f"bench {', '.join(engine) if engine else arch} (latency per batch in ms)")
     on_gpu = any("gpu_compute_ms" in row for row in report.results)
-    columns = ("backend", "prec", "batch", "mean ms", "p50", "p99", "img/s", "GFLOP/s")
+    # Mean latency is in --json/--csv (img/s follows from it): the table stays within 80 columns.
+    columns = ("backend", "prec", "batch", "p50", "p90", "p95", "p99", "img/s", "GFLOP/s")
     columns += ("GPU ms", "% peak") if on_gpu else ()
     for column in columns:
         table.add_column(column, justify="left" if column in ("backend", "prec") else "right")
@@ -176,20 +197,22 @@ def bench(
                 row["backend"],
                 row["precision"],
                 str(row["batch"]),
-                *(f"{lat[k]:.2f}" for k in ("mean", "p50", "p99")),
-                f"{row['throughput']:,.1f}",
-                f"{row['gflops']:,.1f}",
+                *(_figure(lat[k]) for k in ("p50", "p90", "p95", "p99")),
+                _figure(row["throughput"]),
+                _figure(row["gflops"]),
                 *(
                     (
-                        f"{row['gpu_compute_ms']:.2f}" if "gpu_compute_ms" in row else "-",
+                        _figure(row["gpu_compute_ms"]) if "gpu_compute_ms" in row else "-",
                         f"{row['peak_fraction']:.1%}" if "peak_fraction" in row else "-",
                     )
                     if on_gpu
                     else ()
                 ),
             )
-    console.print(table)
+    print_table(table, keep={"backend", "prec"})
     for row in report.results:
         if row["status"] != "ok":
             where = f"{row['backend']} {row['precision']}" + (f" batch {row['batch']}" if row["batch"] else "")
             console.print(f"{row['status']}: {where}: {row['reason']}", highlight=False)
+    for line in written:
+        console.print(line, highlight=False, soft_wrap=True)

@@ -18,6 +18,7 @@ from resnet_deploy.cli.common import (
     warn_if_random,
 )
 from resnet_deploy.errors import ArtifactError
+from resnet_deploy.outputs import check_writable
 
 
 @app.command(name="triton-repo", rich_help_panel="Serving")
@@ -32,6 +33,7 @@ def triton_repo(
     json: JsonOpt = False,
 ) -> None:
     """Write a Triton Inference Server model repository."""
+    check_writable(output, folder=True)
     try:
         from resnet_deploy.serve.triton import write_triton_repo
 
@@ -45,13 +47,16 @@ def triton_repo(
         print_json({"repository": str(output), "models": [str(p) for p in written]})
         return
     for path in written:
-        console.print(f"wrote {path}", highlight=False)
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
 @app.command(rich_help_panel="Serving")
 def serve(
     artifact: Annotated[str, typer.Argument(help="An .onnx, .plan, checkpoint or arch name to serve.")],
     model_name: Annotated[str, typer.Option("--model-name", help="The name clients ask for.")] = "resnet",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes the server to the network.")
+    ] = "127.0.0.1",
     http_port: Annotated[int, typer.Option("--http-port")] = 8000,
     grpc_port: Annotated[int, typer.Option("--grpc-port")] = 8001,
     metrics_port: Annotated[int, typer.Option("--metrics-port")] = 8002,
@@ -62,15 +67,29 @@ def serve(
     import signal
     import threading
 
+    from resnet_deploy.serve.pytriton_server import ALL_INTERFACES, check_serving
     from resnet_deploy.serve.pytriton_server import serve as serve_model
 
+    # Before a weight set is downloaded: a busy port or a bad name fails in a second, not after it.
+    check_serving(model_name, max_batch, host, http_port, grpc_port, metrics_port)
     weights_file = runner_weights(artifact, None, weights)
     warn_if_random(weights == "random", artifact)
+    if host in ALL_INTERFACES:
+        err_console.print(
+            f"[bold yellow]WARNING: --host {host}: listening on every network interface; anyone who can reach "
+            "this machine can use the model (Triton has no authentication for inference).[/]",
+            highlight=False,
+        )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with serve_model(artifact, model_name=model_name, http_port=http_port, grpc_port=grpc_port,
+    with serve_model(artifact, model_name=model_name, host=host, http_port=http_port, grpc_port=grpc_port,
                      metrics_port=metrics_port, max_batch=max_batch, weights=weights_file) as url:  # fmt: skip
-        err_console.print(f"serving {model_name} at {url} (KServe v2: {url}/v2/models/{model_name}/infer)")
+        err_console.print(
+            f"serving {model_name} on {host}: HTTP {url} (KServe v2: {url}/v2/models/{model_name}/infer), "
+            f"gRPC port {grpc_port}, metrics port {metrics_port}",
+            highlight=False,
+            soft_wrap=True,
+        )
         try:
             stop.wait()
         except KeyboardInterrupt:

@@ -16,7 +16,10 @@ from resnet_deploy.cli.common import (
     console,
     err_console,
     print_json,
+    print_table,
 )
+from resnet_deploy.errors import OutputError
+from resnet_deploy.outputs import CHECKPOINT_SUFFIXES, check_writable
 
 
 @app.command(rich_help_panel="Training and demo")
@@ -41,6 +44,12 @@ def train(
     from resnet_deploy.train.trainer import CHECKPOINT, TrainConfig
     from resnet_deploy.train.trainer import train as run_training
 
+    if output.suffix.lower() in CHECKPOINT_SUFFIXES:
+        raise OutputError(
+            f"--output {output} looks like a checkpoint file; --output is the run folder "
+            f"(it gets {CHECKPOINT}, the log and the curve): give a folder such as runs/{output.stem}"
+        )
+    check_writable(output, folder=True)
     config = TrainConfig(arch=arch, data=data, val=val, epochs=epochs, batch_size=batch_size, lr=lr,
                          schedule=schedule, output=output, device=device, seed=seed, workers=workers)  # fmt: skip
 
@@ -57,7 +66,7 @@ def train(
     if json:
         print_json({**last, "checkpoint": str(output / CHECKPOINT)})
     else:
-        console.print(f"checkpoint: {output / CHECKPOINT}", highlight=False)
+        console.print(f"checkpoint: {output / CHECKPOINT}", highlight=False, soft_wrap=True)
 
 
 @app.command(rich_help_panel="Training and demo")
@@ -75,6 +84,7 @@ def demo(
     """The whole pipeline on the embedded ResNet-20: export, check, calibrate, build, infer, bench."""
     from resnet_deploy.demo import run_demo
 
+    check_writable(workdir, "--workdir", folder=True)
     summary = run_demo(images, workdir=workdir, log=lambda line: err_console.print(f"> {line}", highlight=False))
     if json:
         print_json(summary)
@@ -101,4 +111,4 @@ def demo(
             table.add_row(
                 f"bench {row['backend']} b{row['batch']}", f"{row['throughput']:,.0f} img/s, p50 {row['p50_ms']:.2f} ms"
             )
-    console.print(table)
+    print_table(table)

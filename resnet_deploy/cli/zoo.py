@@ -15,6 +15,7 @@ from resnet_deploy.cli.common import (
     app,
     console,
     print_json,
+    print_table,
 )
 
 
@@ -63,7 +64,8 @@ def models(json: JsonOpt = False) -> None:
             "\n".join(weight_set["name"] for weight_set in row["weights"]) or "-",
             "\n".join(f"{weight_set['top1']:.2f}" for weight_set in row["weights"]) or "-",
         )
-    console.print(table)
+    # A weight set's top-1 sits on the same line as its name: neither column may fold.
+    print_table(table, keep={"name", "weights", "top-1 %"})
     console.print(
         "weights: published sets, the default first (--weights NAME); top-1: as published, on ImageNet-1k val or "
         "the lossless CIFAR-10 test set (`embedded`: the shared CIFAR-10 test JPEGs). `models --json` has the "
@@ -104,7 +106,7 @@ def flops(
     table.add_row("FLOPs (2 x MACs)", f"{result['flops']:,}")
     if card.ref_macs is not None and not (shortcut or activation or variant):
         table.add_row("reference MACs", f"{_gmacs(card.ref_macs)} G ({card.reference})")
-    console.print(table)
+    print_table(table)
 
 
 @app.command(rich_help_panel="Models and machine")
@@ -133,6 +135,6 @@ def doctor(json: JsonOpt = False) -> None:
         else:
             table.add_row(key, f"[yellow]not installed[/] ({info['reason']})")
     table.add_row("python", f"{report['python']} on {report['platform']}")
-    console.print(table)
+    print_table(table, keep={"component"})
     for line in report["verdict"]:
         console.print(f"- {line}", highlight=False)

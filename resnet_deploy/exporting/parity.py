@@ -111,6 +111,8 @@ def check_parity(
 
     if num_images < 1:
         raise ArtifactError(f"--num-images must be at least 1, got {num_images}")
+    if batch_size < 1:
+        raise ArtifactError(f"--batch-size must be at least 1, got {batch_size}")
     candidate = open_runner(onnx_path)  # onnxruntime for .onnx, the engine runner for .plan
     meta = candidate.metadata
     if meta is None:

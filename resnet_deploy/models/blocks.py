@@ -99,11 +99,11 @@ class ResidualUnit(nn.Module):
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+            raise ValueError(f"--activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
         if variant not in SHORTCUT_VARIANTS:
-            raise ValueError(f"shortcut variant must be one of {SHORTCUT_VARIANTS}, got {variant!r}")
+            raise ValueError(f"--variant {variant!r} is not one of {', '.join(SHORTCUT_VARIANTS)}")
         if shortcut not in SHORTCUT_OPTIONS:
-            raise ValueError(f"shortcut option must be one of {SHORTCUT_OPTIONS}, got {shortcut!r}")
+            raise ValueError(f"--shortcut {shortcut!r} is not one of {', '.join(SHORTCUT_OPTIONS)}")
         out_channels = width * 4 if bottleneck else width
         if bottleneck:
             # (kernel, in, out, stride); the paper strides the first 1x1, torchvision the 3x3.

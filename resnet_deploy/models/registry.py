@@ -192,6 +192,7 @@ for _depth, _params in ((20, 269_722), (32, 464_154), (44, 658_586), (56, 853_01
     _cifar(f"plain{_depth}", (_depth - 2) // 6, residual=False, ref_params=_params, reference=CIFAR_REF)
 
 # Pre-activation ResNets (2016): full pre-activation units; bottlenecks for 164 and 1001.
+# Exactly 1,703,258 / 10,327,706 parameters (1x1 projection shortcuts without BN; tested).
 PREACT_REF = "He et al. 2016 (paper rounds params: 1.7M, 10.2M; 2% tolerance)"
 _cifar(
     "preact_resnet110",

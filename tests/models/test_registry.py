@@ -56,6 +56,23 @@ def test_exact_reference_numbers() -> None:
         assert model_complexity(name)["params"] == params
     assert abs(model_complexity("preact_resnet164")["params"] / 1.7e6 - 1) < 0.02
     assert abs(model_complexity("preact_resnet1001")["params"] / 10.2e6 - 1) < 0.02
+    for name, params in {"preact_resnet164": 1_703_258, "preact_resnet1001": 10_327_706}.items():
+        assert model_complexity(name)["params"] == params == _preact_bottleneck_params((int(name[13:]) - 2) // 9)
+
+
+def _preact_bottleneck_params(blocks: int) -> int:
+    """2016 CIFAR pre-activation bottleneck net, counted by hand: 3x3 stem conv; three stages of
+    `blocks` units BN-ReLU-1x1-BN-ReLU-3x3-BN-ReLU-1x1 (widths 16/32/64, x4 out), a bias-free 1x1
+    projection (no BN) on each stage's first unit; final BN, 10-way fc. BN has 2 parameters a channel."""
+    total = 3 * 16 * 9
+    in_channels = 16
+    for width in (16, 32, 64):
+        out = 4 * width
+        unit = 2 * width + 9 * width * width + 2 * width + width * out  # 1x1 in, 3x3, 1x1 out (+ their BNs)
+        first = 2 * in_channels + in_channels * width + unit + in_channels * out  # + projection
+        total += first + (blocks - 1) * (2 * out + out * width + unit)
+        in_channels = out
+    return total + 2 * 256 + 256 * 10 + 10
 
 
 def test_v1_and_torchvision_layouts_differ_only_in_stride_placement() -> None:
@@ -123,5 +140,5 @@ def test_unknown_name_lists_valid_ones() -> None:
 
 
 def test_bad_option_is_a_user_error() -> None:
-    with pytest.raises(UnknownModelError, match="activation must be one of"):
+    with pytest.raises(UnknownModelError, match="--activation 'sideways' is not one of original, "):
         create_model("resnet20", activation="sideways")

@@ -190,3 +190,16 @@ def test_cli_build_json_and_errors(onnx_files: dict, tmp_path: Path) -> None:
 
     if not torch.cuda.is_available():
         _one_line_error(cli.invoke(app, ["eval", str(out), "--images", str(tmp_path)]), "no CUDA GPU here")
+
+
+def test_cli_inspect_shows_the_whole_hash_and_says_what_it_leaves_out(plans: dict) -> None:
+    plan = plans["int8"]
+    layers = plan.sidecar.layers
+    assert len(layers) > 60
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["inspect", str(plan.plan)])
+    assert result.exit_code == 0, result.output
+    assert f"plan_sha256 {plan.sidecar.plan_sha256}" in result.stdout
+    assert f"showing 60 of {len(layers)} layers; --all or --json for all" in result.stdout
+    wide = CliRunner(env={"COLUMNS": "1000"}).invoke(app, ["inspect", str(plan.plan), "--all"])
+    assert wide.exit_code == 0 and "showing" not in wide.stdout
+    assert all(layer["name"] in wide.stdout for layer in layers)
