@@ -22,9 +22,11 @@ def test_models_never_cuts_a_name() -> None:
     assert result.exit_code == 0, result.output
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.stdout.splitlines() if line[0] == "│"]
     assert [row[0] for row in rows if row[0]] == NAMES
-    # Each weight set and its top-1 stay whole, side by side (the table may be wider than 80 for that).
+    # Each weight set and its top-1 stay whole, side by side, and the whole table fits 80 columns.
     sets = [(row[-2], row[-1]) for row in rows if row[-2] not in ("", "-")]
     assert ("imagenet1k_v2", "80.86") in sets and ("imagenet1k_v1", "76.13") in sets
+    assert ["resnet50", "25,557,032", "4.089", "22.85", "imagenet1k_v2", "80.86"] in rows
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
 
 
 def _table() -> Table:
