@@ -82,6 +82,33 @@ def ray_session(address: str | None) -> Iterator[Any]:
                 ray.shutdown()  # a job that started Ray leaves no Ray behind
 
 
+def add_decode(
+    ray: Any,
+    source: Any,
+    *,
+    spec_json: str,
+    block_size: int,
+    layout: ShardLayout | None = None,
+    resume: bool = False,
+    decode_workers: int | None = None,
+) -> Any:
+    """Blocks of inputs -> their pixels, as stateless tasks (at most `decode_workers` at once)."""
+    from resnet_deploy.infer.ray_stages import decode_blocks
+
+    block_bytes = 3 * json.loads(spec_json)["input_size"] ** 2 * block_size  # a block's uint8 pixels
+    return source.map_batches(
+        decode_blocks,
+        batch_size=1,
+        batch_format="numpy",
+        fn_kwargs={"spec_json": spec_json, "layout": layout, "resume": resume},
+        compute=ray.data.TaskPoolStrategy(size=decode_workers),
+        num_cpus=1,
+        # A worker (~150 MB) plus a block's pixels, its compressed bytes and a copy. Reserving it keeps
+        # big blocks from crowding a node and, as the actors reserve none, keeps decode out of them.
+        memory=3 * block_bytes + (160 << 20),
+    )
+
+
 def build_dataset(
     ray: Any,
     source: Any,
@@ -95,21 +122,12 @@ def build_dataset(
     decode_workers: int | None = None,
 ) -> Any:
     """decode tasks -> classify actors (-> shard-writing tasks), one block of inputs per row."""
-    from resnet_deploy.infer.ray_stages import Classify, decode_blocks, write_shards
+    from resnet_deploy.infer.ray_stages import Classify, write_shards
 
     gpus = int(ray.cluster_resources().get("GPU", 0))
-    block_bytes = 3 * json.loads(spec_json)["input_size"] ** 2 * block_size  # a block's uint8 pixels
-    dataset = source.map_batches(
-        decode_blocks,
-        batch_size=1,
-        batch_format="numpy",
-        fn_kwargs={"spec_json": spec_json, "layout": layout, "resume": resume},
-        compute=ray.data.TaskPoolStrategy(size=decode_workers),
-        num_cpus=1,
-        # A worker (~100 MB) plus a block's pixels, its compressed bytes and a copy. Reserving it keeps
-        # big blocks from crowding a node and, as the actors reserve none, keeps decode out of them.
-        memory=3 * block_bytes + (128 << 20),
-    ).map_batches(
+    decoded = add_decode(ray, source, spec_json=spec_json, block_size=block_size, layout=layout, resume=resume,
+                         decode_workers=decode_workers)  # fmt: skip
+    dataset = decoded.map_batches(
         Classify,
         batch_size=1,
         batch_format="numpy",
@@ -119,11 +137,7 @@ def build_dataset(
     )
     if layout is not None:
         dataset = dataset.map_batches(
-            write_shards,
-            batch_size=1,
-            batch_format="numpy",
-            fn_kwargs={"layout": layout},
-            num_cpus=0.25,
+            write_shards, batch_size=1, batch_format="numpy", fn_kwargs={"layout": layout}, num_cpus=0.25
         )
     return dataset
 
