@@ -246,6 +246,13 @@ def job_identity(arguments: list[str], artifact: str, metadata: Any, topk: int, 
     }
 
 
+def _block_numbers(ray: Any, blocks: int) -> Any:
+    """0..blocks-1, one per row and per Ray block, made by read tasks as the job goes (nothing is
+    put in the object store up front), so each block gets its own decode task."""
+    numbers = ray.data.range(blocks, override_num_blocks=max(1, min(blocks, 200))).rename_columns({"id": "block"})
+    return numbers.repartition(target_num_rows_per_block=1)  # streaming: splits, never shuffles
+
+
 def run_infer_ray_sharded(
     artifact: str,
     runner_options: dict[str, Any],
@@ -287,7 +294,7 @@ def run_infer_ray_sharded(
     summary = InferSummary(inputs=total, ok=0, errors=0, skipped_done=0, wall_seconds=0.0, compute_seconds=0.0)
     with ray_session(address) as ray:
         ray.data.DataContext.get_current().execution_options.preserve_order = False  # shards land in any order
-        source = ray.data.from_items([{"block": k, "paths": ""} for k in range(blocks)], override_num_blocks=blocks)
+        source = _block_numbers(ray, blocks)
         dataset = build_dataset(
             ray,
             source,
