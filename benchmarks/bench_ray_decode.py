@@ -22,8 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from resnet_deploy.data.preprocess import PreprocessSpec
-from resnet_deploy.infer.ray_pipeline import add_decode
-from resnet_deploy.infer.ray_stages import decode_pixels
+from resnet_deploy.infer.ray_stages import add_decode, decode_pixels
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample" / "val"
 

@@ -35,9 +35,10 @@ def iter_inputs(arguments: list[str]) -> Iterator[str]:
         raise ImageDataError("no inputs: pass image files, folders, s3:// or gs:// prefixes, or @list.txt")
     found = False
     for argument in arguments:
-        for item in _expand(argument):
-            found = True
-            yield item
+        with storage.storage_errors(f"cannot list {argument}"):
+            for item in _expand(argument):
+                found = True
+                yield item
     if not found:
         raise ImageDataError(f"no files found in {', '.join(arguments)}")
 

@@ -32,16 +32,19 @@ from typing import Any
 
 from resnet_deploy.errors import ArtifactError
 from resnet_deploy.infer.pipeline import InferSummary, ProgressCallback
+from resnet_deploy.infer.ray_stages import build_dataset
 from resnet_deploy.infer.shards import (
     FORMAT,
     ShardLayout,
     check_resumable,
     clean_temporary_files,
     default_shard_size,
+    job_identity,
     read_manifest,
     write_listing,
     write_manifest,
 )
+from resnet_deploy.infer.storage import storage_errors
 from resnet_deploy.infer.writers import ResultWriter
 
 _FORWARDED_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION")  # never secrets
@@ -57,7 +60,8 @@ def ray_session(address: str | None) -> Iterator[Any]:
         raise ArtifactError("--ray needs Ray: pip install 'resnet-deploy[ray]'") from None
     from ray.data.exceptions import UserCodeException
 
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # our progress bar and summary say enough
+    # Our progress bar and summary say enough, and a failure is reported once, as one line, below.
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
 
     started_here = not ray.is_initialized()
     # Ray prints cluster events ("node marked dead") to sys.stdout, which may carry our rows or
@@ -76,70 +80,13 @@ def ray_session(address: str | None) -> Iterator[Any]:
         try:
             yield ray
         except (ray.exceptions.RayError, UserCodeException) as exc:
-            raise ArtifactError(f"the Ray job failed: {str(exc).strip().splitlines()[-1]}") from exc
+            raise ArtifactError(
+                f"the Ray job failed: {_worker_error(exc)}; finished shards are kept: fix the cause and rerun "
+                "with --resume"
+            ) from exc
         finally:
             if started_here:
                 ray.shutdown()  # a job that started Ray leaves no Ray behind
-
-
-def add_decode(
-    ray: Any,
-    source: Any,
-    *,
-    spec_json: str,
-    block_size: int,
-    layout: ShardLayout | None = None,
-    resume: bool = False,
-    decode_workers: int | None = None,
-) -> Any:
-    """Blocks of inputs -> their pixels, as stateless tasks (at most `decode_workers` at once)."""
-    from resnet_deploy.infer.ray_stages import decode_blocks
-
-    block_bytes = 3 * json.loads(spec_json)["input_size"] ** 2 * block_size  # a block's uint8 pixels
-    return source.map_batches(
-        decode_blocks,
-        batch_size=1,
-        batch_format="numpy",
-        fn_kwargs={"spec_json": spec_json, "layout": layout, "resume": resume},
-        compute=ray.data.TaskPoolStrategy(size=decode_workers),
-        num_cpus=1,
-        # A worker (~150 MB) plus a block's pixels, its compressed bytes and a copy. Reserving it keeps
-        # big blocks from crowding a node and, as the actors reserve none, keeps decode out of them.
-        memory=3 * block_bytes + (160 << 20),
-    )
-
-
-def build_dataset(
-    ray: Any,
-    source: Any,
-    classify_args: tuple,
-    *,
-    spec_json: str,
-    block_size: int,
-    layout: ShardLayout | None = None,
-    resume: bool = False,
-    actors: int | None = None,
-    decode_workers: int | None = None,
-) -> Any:
-    """decode tasks -> classify actors (-> shard-writing tasks), one block of inputs per row."""
-    from resnet_deploy.infer.ray_stages import Classify, write_shards
-
-    gpus = int(ray.cluster_resources().get("GPU", 0))
-    decoded = add_decode(ray, source, spec_json=spec_json, block_size=block_size, layout=layout, resume=resume,
-                         decode_workers=decode_workers)  # fmt: skip
-    dataset = decoded.map_batches(
-        Classify,
-        batch_size=1,
-        batch_format="numpy",
-        fn_constructor_args=classify_args,
-        compute=ray.data.ActorPoolStrategy(size=actors or max(gpus, 1)),
-        num_gpus=1 if gpus else 0,
-    )
-    if layout is not None:
-        dataset = dataset.map_batches(
-            write_shards, batch_size=1, batch_format="numpy", fn_kwargs={"layout": layout}, num_cpus=0.25
-        )
-    return dataset
 
 
 class _Tally:
@@ -225,25 +172,18 @@ def run_infer_ray(
     return summary
 
 
+def _worker_error(exc: BaseException) -> str:
+    """The worker's own exception line ("FileNotFoundError: ..."), from the traceback text Ray
+    carries in place of the exception (its type does not survive Ray Data's wrapping)."""
+    text = str(exc).split("The above exception was the direct cause")[0]
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith(" ")]
+    return lines[-1].strip() if lines else type(exc).__name__
+
+
 def _backend(ray: Any, actors: int | None) -> str:
     gpus = int(ray.cluster_resources().get("GPU", 0))
     pool = actors or max(gpus, 1)
     return f"ray: decode tasks on {int(ray.cluster_resources().get('CPU', 0))} CPUs, {pool} inference actors"
-
-
-def job_identity(arguments: list[str], artifact: str, metadata: Any, topk: int, shard_size: int) -> dict[str, Any]:
-    """What makes two runs the same job: `--resume` refuses to mix different ones in one folder."""
-    from resnet_deploy.models.weights import file_sha256
-
-    engine_sha = file_sha256(artifact) if Path(artifact).is_file() else None
-    return {
-        "inputs": list(arguments),
-        "engine": artifact,
-        "engine_sha256": engine_sha,
-        "topk": topk,
-        "shard_size": shard_size,
-        "preprocess": json.loads(metadata.preprocess.to_json()),
-    }
 
 
 def _block_numbers(ray: Any, blocks: int) -> Any:
@@ -273,22 +213,23 @@ def run_infer_ray_sharded(
     """Workers write JSONL shards and a manifest under `output` (a local folder or a URI prefix)."""
     from resnet_deploy.infer.listing import iter_inputs
 
-    manifest = read_manifest(output)
-    if shard_size is None:
-        recorded = (manifest or {}).get("job", {}).get("shard_size")
-        shard_size = recorded or default_shard_size(metadata.preprocess.input_size, batch_size)
-    layout = ShardLayout(output, shard_size)
-    job = job_identity(arguments, artifact, metadata, topk, shard_size)
-    check_resumable(output, manifest, job, resume)
     start = time.perf_counter()
-    if manifest is None or manifest.get("inputs") is None:  # a new job, or one stopped while listing
-        write_manifest(layout, {"format": FORMAT, "status": "listing", "job": job})
-        total = write_listing(layout, iter_inputs(arguments))
-        manifest = {"format": FORMAT, "status": "running", "job": job, "inputs": total}
-        write_manifest(layout, manifest)
-        resume = False  # nothing of this listing was processed yet
+    with storage_errors(f"--output {output}"):
+        manifest = read_manifest(output)
+        if shard_size is None:
+            recorded = (manifest or {}).get("job", {}).get("shard_size")
+            shard_size = recorded or default_shard_size(metadata.preprocess.input_size, batch_size)
+        layout = ShardLayout(output, shard_size)
+        job = job_identity(arguments, artifact, metadata.preprocess, topk, shard_size)
+        check_resumable(output, manifest, job, resume)
+        if manifest is None or manifest.get("inputs") is None:  # a new job, or one stopped while listing
+            write_manifest(layout, {"format": FORMAT, "status": "listing", "job": job})
+            total = write_listing(layout, iter_inputs(arguments))
+            manifest = {"format": FORMAT, "status": "running", "job": job, "inputs": total}
+            write_manifest(layout, manifest)
+            resume = False  # nothing of this listing was processed yet
+        clean_temporary_files(output)
     total, blocks = manifest["inputs"], math.ceil(manifest["inputs"] / shard_size)
-    clean_temporary_files(output)
     if on_total is not None:
         on_total(total)
     summary = InferSummary(inputs=total, ok=0, errors=0, skipped_done=0, wall_seconds=0.0, compute_seconds=0.0)
@@ -320,7 +261,8 @@ def run_infer_ray_sharded(
     if len(finished) != blocks or summary.processed + summary.skipped_done != total:
         raise RuntimeError(f"{blocks - len(finished)} of {blocks} blocks did not finish")  # a bug: never silent
     names = [Path(layout.shard(block)).name for block in range(blocks)]
-    write_manifest(
-        layout, {**manifest, "status": "complete", "rows": total, "ok": ok, "errors": total - ok, "shards": names}
-    )
+    with storage_errors(f"--output {output}"):
+        write_manifest(
+            layout, {**manifest, "status": "complete", "rows": total, "ok": ok, "errors": total - ok, "shards": names}
+        )
     return summary

@@ -3,6 +3,8 @@
     decode_blocks (stateless tasks on any CPU) -> Classify (actors: one per GPU, or N on CPUs)
     -> write_shards (stateless tasks; sharded output only)
 
+`build_dataset` chains them with Ray Data.
+
 One Ray Data row carries one whole block of inputs (one shard), so Ray Data's re-batching never
 splits or merges a shard, and a retried task reproduces the same block. Decoding stops at the
 resized, centre-cropped uint8 pixels (a quarter of the float32 size); the actor normalises them
@@ -147,3 +149,59 @@ def write_shards(batch: Batch, *, layout: ShardLayout) -> Batch:
         if not resumed:
             storage.write_bytes(layout.shard(int(block)), text.encode("utf-8", "surrogateescape"))
     return {key: batch[key] for key in ("block", "ok", "errors", "resumed", "latency_ms")}
+
+
+def add_decode(
+    ray: Any,
+    source: Any,
+    *,
+    spec_json: str,
+    block_size: int,
+    layout: ShardLayout | None = None,
+    resume: bool = False,
+    decode_workers: int | None = None,
+) -> Any:
+    """Blocks of inputs -> their pixels, as stateless tasks (at most `decode_workers` at once)."""
+    block_bytes = 3 * json.loads(spec_json)["input_size"] ** 2 * block_size  # a block's uint8 pixels
+    return source.map_batches(
+        decode_blocks,
+        batch_size=1,
+        batch_format="numpy",
+        fn_kwargs={"spec_json": spec_json, "layout": layout, "resume": resume},
+        compute=ray.data.TaskPoolStrategy(size=decode_workers),
+        num_cpus=1,
+        # A worker (~150 MB) plus a block's pixels, its compressed bytes and a copy. Reserving it keeps
+        # big blocks from crowding a node and, as the actors reserve none, keeps decode out of them.
+        memory=3 * block_bytes + (160 << 20),
+    )
+
+
+def build_dataset(
+    ray: Any,
+    source: Any,
+    classify_args: tuple,
+    *,
+    spec_json: str,
+    block_size: int,
+    layout: ShardLayout | None = None,
+    resume: bool = False,
+    actors: int | None = None,
+    decode_workers: int | None = None,
+) -> Any:
+    """decode tasks -> classify actors (-> shard-writing tasks), one block of inputs per row."""
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    decoded = add_decode(ray, source, spec_json=spec_json, block_size=block_size, layout=layout, resume=resume,
+                         decode_workers=decode_workers)  # fmt: skip
+    dataset = decoded.map_batches(
+        Classify,
+        batch_size=1,
+        batch_format="numpy",
+        fn_constructor_args=classify_args,
+        compute=ray.data.ActorPoolStrategy(size=actors or max(gpus, 1)),
+        num_gpus=1 if gpus else 0,
+    )
+    if layout is not None:
+        dataset = dataset.map_batches(
+            write_shards, batch_size=1, batch_format="numpy", fn_kwargs={"layout": layout}, num_cpus=0.25
+        )
+    return dataset

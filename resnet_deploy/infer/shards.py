@@ -142,6 +142,20 @@ def check_resumable(root: str, manifest: dict[str, Any] | None, job: dict[str, A
         )
 
 
+def job_identity(arguments: list[str], artifact: str, spec: Any, topk: int, shard_size: int) -> dict[str, Any]:
+    """What makes two runs the same job: `--resume` refuses to mix different ones in one folder."""
+    from resnet_deploy.models.weights import file_sha256
+
+    return {
+        "inputs": list(arguments),
+        "engine": artifact,
+        "engine_sha256": file_sha256(artifact) if Path(artifact).is_file() else None,
+        "topk": topk,
+        "shard_size": shard_size,
+        "preprocess": json.loads(spec.to_json()),
+    }
+
+
 def iter_rows(root: str) -> Iterator[dict[str, Any]]:
     """The rows of a finished sharded job, in input order (shard by shard, as the manifest lists them)."""
     manifest = read_manifest(root)

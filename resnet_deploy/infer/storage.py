@@ -13,6 +13,7 @@ becomes visible only when the upload completes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -22,10 +23,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from resnet_deploy.atomic import atomic_write_bytes
+from resnet_deploy.errors import ArtifactError
 
 URI_SCHEMES = ("s3", "gs", "gcs")
 _URI = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
 _READ_CHUNK = 1 << 20
+
+
+@contextlib.contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """File-system and object-storage failures (no such bucket, access denied) as one-line user errors."""
+    try:
+        yield
+    except OSError as exc:
+        raise ArtifactError(f"{what}: {exc}; check the path and, for object storage, the AWS_* settings") from None
 
 
 def is_uri(text: str) -> bool:

@@ -79,10 +79,17 @@ def test_sharded_output_equals_single_process_and_resumes(job: dict) -> None:
     assert list(iter_rows(str(out))) == job["rows"]  # every input exactly once, in order
     assert not list(out.glob(".*.tmp")) and json.loads((out / "manifest.json").read_text())["status"] == "complete"
 
+    # A worker that fails (its input list is gone) ends the job with one line, not a traceback.
+    (out / "_inputs" / "inputs-000000.txt").unlink()
+    (out / "part-00000003.jsonl").unlink()
+    broken = cli.invoke(app, ["infer", *sharded, "--resume"])
+    assert broken.exit_code == 1 and "Traceback" not in broken.output
+    assert "error: the Ray job failed: FileNotFoundError: " in broken.output and "rerun with --resume" in broken.output
+
 
 def test_decode_runs_as_tasks_apart_from_the_inference_actors(job: dict, resnet20_onnx: Path) -> None:
     from resnet_deploy.backends import open_runner
-    from resnet_deploy.infer.ray_pipeline import build_dataset
+    from resnet_deploy.infer.ray_stages import build_dataset
 
     paths = [row["path"] for row in job["rows"][:32]]
     with open_runner(resnet20_onnx) as runner:

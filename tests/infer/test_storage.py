@@ -120,3 +120,16 @@ def test_cluster_options_need_ray(cifar_test: Path, tmp_path: Path) -> None:
         result = cli.invoke(app, ["infer", *args])
         assert result.exit_code == 1 and message in result.output, result.output
         assert "Traceback" not in result.output
+
+
+def test_unreachable_storage_is_a_one_line_error(s3, cifar_test: Path, resnet20_onnx: Path, tmp_path: Path) -> None:
+    image = str(cifar_test / "cat" / "0000.jpg")
+    engine = ["--engine", str(resnet20_onnx), "--ray", "local"]
+    cases = [
+        ([image, *engine, "-o", "s3://no-such-bucket/out/"], "--output s3://no-such-bucket/out/: "),
+        (["s3://no-such-bucket/images/", *engine, "-o", f"{tmp_path}/out/"], "no-such-bucket/images/: no such"),
+    ]
+    for args, message in cases:
+        result = cli.invoke(app, ["infer", *args])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert "Traceback" not in result.output and result.output.strip().startswith("error: ")
