@@ -70,7 +70,7 @@ def infer(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from resnet_deploy.backends import open_runner
-    from resnet_deploy.infer.listing import has_uri, iter_inputs
+    from resnet_deploy.infer.listing import iter_inputs
     from resnet_deploy.infer.pipeline import run_infer
     from resnet_deploy.infer.sources import expand_inputs
     from resnet_deploy.infer.writers import ResultWriter, output_format
@@ -78,8 +78,8 @@ def infer(
     sharded = _check_infer_target(paths, output, ray, shard_size)
     if sharded:
         inputs = []  # listed by the job itself, streamed into the output folder
-    elif has_uri(paths):
-        inputs = list(iter_inputs(paths))  # URIs are strings; only Ray reads them
+    elif ray is not None:
+        inputs = list(dict.fromkeys(iter_inputs(paths)))  # URIs stay strings; duplicates go, as on one machine
     else:
         inputs = expand_inputs(paths)
     output_file = Path(output) if output and not sharded else None
