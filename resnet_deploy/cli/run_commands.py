@@ -40,7 +40,13 @@ def infer(
     batch_size: BatchSizeOpt = None,
     topk: Annotated[int, typer.Option("--topk", help="Labels per image, with softmax probabilities.")] = 5,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Results file, .jsonl or .csv (default: JSONL on stdout).")
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Results file, .jsonl or .csv (default: JSONL on stdout); with --ray, DIR/ or s3://bucket/prefix/ "
+            "for JSONL shards written by the workers, with a manifest.",
+        ),
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Decoding threads.")] = 4,
     resume: Annotated[bool, typer.Option("--resume", help="Complete an interrupted --output file.")] = False,
@@ -52,6 +58,10 @@ def infer(
     actors: Annotated[
         int | None, typer.Option("--actors", help="With --ray: inference actors (default: 1/GPU).")
     ] = None,
+    shard_size: Annotated[
+        int | None,
+        typer.Option("--shard-size", help="With --output DIR/: inputs per shard (default: ~32 MB of pixels)."),
+    ] = None,
     no_sidecar_check: NoSidecarCheckOpt = False,
     allow_host_code: AllowHostCodeOpt = False,
     json: JsonOpt = False,
@@ -62,15 +72,23 @@ def infer(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from resnet_deploy.backends import open_runner
+    from resnet_deploy.infer.listing import iter_inputs
     from resnet_deploy.infer.pipeline import run_infer
     from resnet_deploy.infer.sources import expand_inputs
     from resnet_deploy.infer.writers import ResultWriter, output_format
 
-    fmt = output_format(output) if output else "jsonl"
+    sharded = _check_infer_target(paths, output, ray, shard_size)
+    output_file = Path(output) if output and not sharded else None
+    fmt = output_format(output_file) if output_file else "jsonl"
     if output:
-        check_writable(output)
-    inputs = expand_inputs(paths)
-    writer = ResultWriter(output, fmt, stream=sys.stdout)
+        check_writable(output, folder=sharded)  # before any work; remote prefixes are left to their client
+    if sharded:
+        inputs = []  # listed by the job itself, streamed into the output folder
+    elif ray is not None:
+        inputs = list(dict.fromkeys(iter_inputs(paths)))  # URIs stay strings; duplicates go, as on one machine
+    else:
+        inputs = expand_inputs(paths)
+    writer = ResultWriter(output_file, fmt, stream=sys.stdout)
     report_console = console if output else err_console  # stdout may be carrying the rows
     columns = (TextColumn("infer"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} img/s"),
                TimeElapsedColumn())  # fmt: skip
@@ -81,19 +99,24 @@ def infer(
         Progress(*columns, console=err_console, transient=True) as bar,
     ):
         warn_if_random(runner.metadata is not None and runner.metadata.random_init, engine)
-        task = bar.add_task("infer", total=len(inputs))
+        task = bar.add_task("infer", total=len(inputs) or None)
+        advance = lambda n: bar.advance(task, n)  # noqa: E731
         if ray is None:
             summary = run_infer(runner, inputs, writer, batch_size=batch_size, topk=topk, workers=workers,
-                                resume=resume, progress=lambda n: bar.advance(task, n))  # fmt: skip
+                                resume=resume, progress=advance)  # fmt: skip
         else:
             from resnet_deploy.evaluate import default_batch_size
-            from resnet_deploy.infer.ray_pipeline import run_infer_ray
+            from resnet_deploy.infer import ray_pipeline
 
-            summary = run_infer_ray(
-                engine, {"backend": backend, **options}, runner.metadata, inputs, writer,
-                address=None if ray == "local" else ray, batch_size=batch_size or default_batch_size(runner),
-                topk=topk, actors=actors, resume=resume, progress=lambda n: bar.advance(task, n),
-            )  # fmt: skip
+            common = dict(address=None if ray == "local" else ray, batch_size=batch_size or default_batch_size(runner),
+                          topk=topk, actors=actors, resume=resume, shard_size=shard_size, progress=advance)  # fmt: skip
+            job = (engine, {"backend": backend, **options}, runner.metadata)
+            if sharded:
+                summary = ray_pipeline.run_infer_ray_sharded(
+                    *job, paths, output, on_total=lambda n: bar.update(task, total=n), **common
+                )
+            else:
+                summary = ray_pipeline.run_infer_ray(*job, [str(p) for p in inputs], writer, **common)
     data = summary.to_dict()
     if json:
         report_console.print_json(data=data)
@@ -109,6 +132,26 @@ def infer(
         )
     if strict and summary.errors:
         raise typer.Exit(1)
+
+
+def _check_infer_target(paths: list[str], output: str | None, ray: str | None, shard_size: int | None) -> bool:
+    """Whether the job writes shards; refuses combinations that need Ray or a folder."""
+    from resnet_deploy.infer.listing import has_uri
+    from resnet_deploy.infer.shards import is_sharded_output
+    from resnet_deploy.infer.storage import is_uri
+
+    sharded = output is not None and is_sharded_output(output)
+    if sharded and ray is None:
+        raise ArtifactError(f"--output {output} is a folder of shards written by Ray workers: add --ray local "
+                            "(this machine) or --ray ADDRESS, or give a .jsonl/.csv file")  # fmt: skip
+    if output is not None and not sharded and is_uri(output):
+        raise ArtifactError(f"--output {output}: a single results file is written locally; for object storage "
+                            "give a prefix ending in / (shards, with --ray)")  # fmt: skip
+    if has_uri(paths) and ray is None:
+        raise ArtifactError("object-storage inputs are read by Ray workers: add --ray local or --ray ADDRESS")
+    if shard_size is not None and (not sharded or shard_size < 1):
+        raise ArtifactError("--shard-size needs a sharded --output DIR/ and must be at least 1")
+    return sharded
 
 
 def _csv_list(text: str, kind: type = str) -> list:

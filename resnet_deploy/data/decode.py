@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,19 +56,34 @@ def load_rgb(path: str | Path) -> Image.Image:
 def decode_image(path: str | Path) -> DecodedImage:
     """`load_rgb`, also reporting the file's original mode and size."""
     path = Path(path)
-    try:
+    with _file_errors(path):
         if path.stat().st_size == 0:
             raise ImageDecodeError("empty file (0 bytes)")
-        with warnings.catch_warnings():
-            # Pillow only warns between 1x and 2x its pixel limit; treat both as bombs.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.load()
-                mode, size = image.mode, image.size
-                image = ImageOps.exif_transpose(image)
-                return DecodedImage(_to_rgb(image), mode, size)
-    except ImageDecodeError:
-        raise
+        return _decode(path)  # Pillow reads lazily: a large non-image costs only its header
+
+
+def decode_bytes(data: bytes) -> DecodedImage:
+    """`decode_image` for an image held in memory (e.g. an object read from S3)."""
+    if not data:
+        raise ImageDecodeError("empty file (0 bytes)")
+    return _decode(io.BytesIO(data))
+
+
+def read_image_file(path: str | Path, limit: int) -> bytes:
+    """A file's bytes for `decode_bytes`; files over `limit` bytes are refused, not read."""
+    path = Path(path)
+    with _file_errors(path):
+        size = path.stat().st_size
+        if size > limit:
+            raise ImageDecodeError(f"too large for an image ({size / 2**20:.0f} MiB)")
+        return path.read_bytes()
+
+
+@contextlib.contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    """File-system errors as the reasons recorded for an image."""
+    try:
+        yield
     except FileNotFoundError:
         reason = "broken symlink" if path.is_symlink() else "file not found"
         raise ImageDecodeError(reason) from None
@@ -73,6 +91,20 @@ def decode_image(path: str | Path) -> DecodedImage:
         raise ImageDecodeError("permission denied") from None
     except IsADirectoryError:
         raise ImageDecodeError("is a directory") from None
+
+
+def _decode(source: Path | io.BytesIO) -> DecodedImage:
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its pixel limit; treat both as bombs.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                image.load()
+                mode, size = image.mode, image.size
+                image = ImageOps.exif_transpose(image)
+                return DecodedImage(_to_rgb(image), mode, size)
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise  # the caller's `_file_errors` names these
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageDecodeError(f"decompression bomb: {exc}") from None
     except UnidentifiedImageError:

@@ -22,6 +22,12 @@ def _folder_files(folder: Path) -> list[Path]:
     return files
 
 
+def list_entry_path(entry: str, listing: Path) -> Path:
+    """Where an @list entry points: as written if absolute, else relative to the list's folder."""
+    path = Path(entry)
+    return path if path.is_absolute() else listing.parent / path
+
+
 def expand_inputs(arguments: list[str]) -> list[Path]:
     """Files, folders (recursive) and @lists, in the order given, without duplicates."""
     if not arguments:
@@ -39,12 +45,10 @@ def expand_inputs(arguments: list[str]) -> list[Path]:
             listing = Path(argument[1:])
             if not listing.is_file():
                 raise ImageDataError(f"list file {listing} not found; @FILE must name a text file of paths")
-            base = listing.parent
             for line in listing.read_text().splitlines():
                 line = line.strip()
                 if line and not line.startswith("#"):
-                    path = Path(line)
-                    add(path if path.is_absolute() else base / path)
+                    add(list_entry_path(line, listing))
             continue
         path = Path(argument)
         if path.is_dir():
