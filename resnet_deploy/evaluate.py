@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from resnet_deploy.backends.base import Runner, run_padded
+from resnet_deploy.backends.batching import out_of_memory_is_an_error, resolve_batch_size
 from resnet_deploy.data.folders import image_folder, match_labels
-from resnet_deploy.data.loader import iter_batches
+from resnet_deploy.data.loader import ProgressCallback, iter_batches
 from resnet_deploy.errors import ArtifactError, ImageDataError
 
 
@@ -34,13 +35,6 @@ class EvalReport:
             "seconds": round(self.seconds, 2),
             "error_samples": [{"path": p, "reason": r} for p, r in self.error_samples],
         }
-
-
-def default_batch_size(runner: Runner) -> int:
-    fixed = runner.input.shape[0]
-    if fixed is not None:
-        return fixed
-    return min(runner.input.batch.opt if runner.input.batch else 64, 256)
 
 
 def labelled_images(
@@ -69,20 +63,28 @@ class Score:
         self.scored += len(truth)
 
 
-def evaluate(runner: Runner, images: str | Path, *, batch_size: int | None = None, workers: int = 4) -> EvalReport:
+def evaluate(
+    runner: Runner,
+    images: str | Path,
+    *,
+    batch_size: int | None = None,
+    workers: int = 4,
+    progress: ProgressCallback | None = None,
+) -> EvalReport:
     if runner.metadata is None:
         raise ArtifactError("the model carries no labels or preprocessing; export it with `resnet-deploy export`")
     paths, targets = labelled_images(images, runner.metadata.labels, runner.metadata.label_ids)
-    batch_size = batch_size or default_batch_size(runner)
-    if batch_size < 1:
-        raise ImageDataError(f"--batch-size must be at least 1, got {batch_size}")
+    batch_size = resolve_batch_size(runner, batch_size, images=len(paths))
     score = Score(k=min(5, runner.metadata.num_classes))
     failures: list[tuple[str, str]] = []
     start = time.perf_counter()
-    for batch in iter_batches(paths, runner.metadata.preprocess, batch_size, workers=workers):
-        failures.extend((str(paths[i]), reason) for i, reason in batch.errors)
-        if batch.indices:
-            score.add(run_padded(runner, batch.inputs), targets[batch.indices])
+    with out_of_memory_is_an_error(batch_size):
+        for batch in iter_batches(paths, runner.metadata.preprocess, batch_size, workers=workers):
+            failures.extend((str(paths[i]), reason) for i, reason in batch.errors)
+            if batch.indices:
+                score.add(run_padded(runner, batch.inputs), targets[batch.indices])
+            if progress is not None:
+                progress(score.scored + len(failures), len(paths))
     if score.scored == 0:
         raise ImageDataError(f"none of the {len(paths)} images in {images} could be decoded")
     return EvalReport(

@@ -17,7 +17,7 @@ from rich.text import Text
 from resnet_deploy.errors import ResnetDeployError, WeightsError
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # messages and notes stay one line each, whatever the width
 
 
 def _friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:

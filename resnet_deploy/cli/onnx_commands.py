@@ -150,6 +150,7 @@ def eval_command(
 ) -> None:
     """Top-1 and top-5 accuracy on a labelled ImageFolder tree."""
     from resnet_deploy.backends import open_runner
+    from resnet_deploy.cli.progress import image_progress
     from resnet_deploy.evaluate import evaluate
 
     with open_runner(
@@ -162,7 +163,9 @@ def eval_command(
         allow_host_code=allow_host_code,
     ) as runner:
         warn_if_random(runner.metadata is not None and runner.metadata.random_init, artifact)
-        report = evaluate(runner, images, batch_size=batch_size, workers=workers)
+        bar, progress = image_progress("eval", err_console)
+        with bar:
+            report = evaluate(runner, images, batch_size=batch_size, workers=workers, progress=progress)
     if json:
         print_json(report.to_dict())
         return

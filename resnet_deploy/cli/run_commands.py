@@ -69,9 +69,9 @@ def infer(
     """Classify images in batches; every input becomes one row (a prediction or an error)."""
     import sys
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from resnet_deploy.backends import open_runner
+    from resnet_deploy.backends.batching import resolve_batch_size
+    from resnet_deploy.cli.progress import image_progress
     from resnet_deploy.infer.listing import iter_inputs
     from resnet_deploy.infer.pipeline import run_infer
     from resnet_deploy.infer.sources import expand_inputs
@@ -85,38 +85,35 @@ def infer(
     if sharded:
         inputs = []  # listed by the job itself, streamed into the output folder
     elif ray is not None:
-        inputs = list(dict.fromkeys(iter_inputs(paths)))  # URIs stay strings; duplicates go, as on one machine
+        inputs = list(iter_inputs(paths))  # URIs stay strings; a duplicate is classified once, as on one machine
     else:
         inputs = expand_inputs(paths)
     writer = ResultWriter(output_file, fmt, stream=sys.stdout)
     report_console = console if output else err_console  # stdout may be carrying the rows
-    columns = (TextColumn("infer"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} img/s"),
-               TimeElapsedColumn())  # fmt: skip
     options = dict(arch=arch, weights=runner_weights(engine, arch, weights), device=device,
                    check_sidecar=not no_sidecar_check, allow_host_code=allow_host_code)  # fmt: skip
-    with (
-        open_runner(engine, backend, **options) as runner,
-        Progress(*columns, console=err_console, transient=True) as bar,
-    ):
+    with open_runner(engine, backend, **options) as runner:
         warn_if_random(runner.metadata is not None and runner.metadata.random_init, engine)
-        task = bar.add_task("infer", total=len(inputs) or None)
-        advance = lambda n: bar.advance(task, n)  # noqa: E731
-        if ray is None:
-            summary = run_infer(runner, inputs, writer, batch_size=batch_size, topk=topk, workers=workers,
-                                resume=resume, progress=advance)  # fmt: skip
-        else:
-            from resnet_deploy.evaluate import default_batch_size
-            from resnet_deploy.infer import ray_pipeline
-
-            common = dict(address=None if ray == "local" else ray, batch_size=batch_size or default_batch_size(runner),
-                          topk=topk, actors=actors, resume=resume, shard_size=shard_size, progress=advance)  # fmt: skip
-            job = (engine, {"backend": backend, **options}, runner.metadata)
-            if sharded:
-                summary = ray_pipeline.run_infer_ray_sharded(
-                    *job, paths, output, on_total=lambda n: bar.update(task, total=n), **common
-                )
+        batch_size = resolve_batch_size(runner, batch_size, images=len(inputs) or None)  # sharded: listed later
+        classes = len(runner.metadata.labels) if runner.metadata else topk
+        if topk > classes:
+            err_console.print(f"note: --topk {topk} is more than the model's {classes} classes; "
+                              f"each row lists all {classes}", highlight=False)  # fmt: skip
+        bar, progress = image_progress("infer", err_console)
+        with bar:
+            if ray is None:
+                summary = run_infer(runner, inputs, writer, batch_size=batch_size, topk=topk, workers=workers,
+                                    resume=resume, artifact=engine, progress=progress)  # fmt: skip
             else:
-                summary = ray_pipeline.run_infer_ray(*job, [str(p) for p in inputs], writer, **common)
+                from resnet_deploy.infer import ray_pipeline
+
+                common = dict(address=None if ray == "local" else ray, batch_size=batch_size, topk=topk,
+                              actors=actors, resume=resume, shard_size=shard_size, progress=progress)  # fmt: skip
+                job = (engine, {"backend": backend, **options}, runner.metadata)
+                if sharded:
+                    summary = ray_pipeline.run_infer_ray_sharded(*job, paths, output, **common)
+                else:
+                    summary = ray_pipeline.run_infer_ray(*job, inputs, writer, **common)
     data = summary.to_dict()
     if json:
         report_console.print_json(data=data)
@@ -125,6 +122,7 @@ def infer(
         report_console.print(
             f"{data['images']:,} images: {data['ok']:,} ok, {data['errors']:,} errors"
             + (f" ({data['resumed_from']:,} done before resuming)" if data["resumed_from"] else "")
+            + (f" ({data['duplicates']:,} duplicate paths classified once)" if data["duplicates"] else "")
             + f"; {data['wall_s']:.1f}s wall, {data['images_per_s']:,.1f} img/s on {data['backend']}; "
             f"batch latency p50 {lat['p50']:.1f} / p90 {lat['p90']:.1f} / p99 {lat['p99']:.1f} ms; "
             f"backend compute {data['compute_share']:.0%} of wall time",

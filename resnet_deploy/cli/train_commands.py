@@ -34,7 +34,9 @@ def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Run folder: checkpoint, log, curve.")] = Path(
         "runs/train"
     ),
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from the run folder's checkpoint.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the run folder's checkpoint (none yet: start, with a note).")
+    ] = False,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     workers: Annotated[int, typer.Option("--workers", help="Decoding threads.")] = 4,
@@ -62,6 +64,8 @@ def train(
                 highlight=False,
             )
 
+    if resume and not (output / CHECKPOINT).exists():  # a resubmitted job's first run: nothing to resume yet
+        err_console.print(f"note: --resume: no checkpoint in {output} yet; starting a new run", highlight=False)
     last = run_training(config, resume=resume, on_epoch=report)
     if json:
         print_json({**last, "checkpoint": str(output / CHECKPOINT)})

@@ -6,7 +6,7 @@ and avoid the start-up and pickling costs of processes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +15,8 @@ import numpy as np
 
 from resnet_deploy.data.decode import ImageDecodeError, load_rgb
 from resnet_deploy.data.preprocess import PreprocessSpec
+
+ProgressCallback = Callable[[int, int], None]  # (images done, of total), called as batches complete
 
 
 @dataclass

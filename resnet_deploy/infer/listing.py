@@ -1,13 +1,13 @@
 """`infer`'s PATH arguments as a stream of inputs, for cluster jobs and object storage.
 
-`expand_inputs` builds the whole list in memory and drops duplicates, which suits one machine.
+`expand_inputs` builds the whole list in memory, which suits one machine.
 A cluster job can have millions of inputs, so here they are yielded one at a time:
 
 - `s3://bucket/prefix/` or `gs://...`: every object under the prefix, sorted, hidden names skipped
   (one level at a time); a URI that names one object is that object.
 - `@list` (a local file or an object): read line by line. URI entries are taken as written (a
   missing object becomes an error row); an entry ending in `/` is listed as a prefix. Local entries
-  resolve as in `expand_inputs`, and a local folder is searched.
+  resolve as in `expand_inputs` (from the current directory), and a local folder is searched.
 - Local files and folders: exactly as `expand_inputs` expands them.
 
 Duplicates are kept (each is one input and one row): removing them would cost memory in the
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from resnet_deploy.errors import ImageDataError
 from resnet_deploy.infer import storage
-from resnet_deploy.infer.sources import expand_inputs, list_entry_path
+from resnet_deploy.infer.sources import expand_inputs
 
 
 def has_uri(arguments: list[str]) -> bool:
@@ -65,7 +65,7 @@ def _list_entries(listing: str) -> Iterator[str]:
         if storage.is_uri(entry):
             yield from storage.walk(entry) if entry.endswith("/") else [entry]
             continue
-        path = Path(entry) if storage.is_uri(listing) else list_entry_path(entry, Path(listing))
+        path = Path(entry)  # relative to the current directory, as `expand_inputs` reads local lists
         if path.is_dir():
             yield from (str(p) for p in expand_inputs([str(path)]))
         else:

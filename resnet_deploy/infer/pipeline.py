@@ -8,7 +8,6 @@ a prediction, or an error with its reason.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,16 @@ from typing import Any
 import numpy as np
 
 from resnet_deploy.backends.base import Runner, run_padded
-from resnet_deploy.data.loader import iter_batches
+from resnet_deploy.backends.batching import out_of_memory_is_an_error, resolve_batch_size
+from resnet_deploy.data.loader import ProgressCallback, iter_batches
 from resnet_deploy.errors import ArtifactError, ImageDataError
-from resnet_deploy.evaluate import default_batch_size
-from resnet_deploy.infer.writers import ResultWriter
-
-ProgressCallback = Callable[[int], None]  # rows completed since the last call
+from resnet_deploy.infer.job import JobStart, engine_identity, start_job
+from resnet_deploy.infer.writers import ResultWriter, display_text, path_text
 
 
 @dataclass
 class InferSummary:
-    inputs: int  # all inputs, including those done by an earlier (resumed) run
+    inputs: int  # unique inputs, including those done by an earlier (resumed) run
     ok: int
     errors: int
     skipped_done: int  # rows already present from an interrupted run
@@ -34,6 +32,12 @@ class InferSummary:
     compute_seconds: float
     batch_latencies_ms: list[float] = field(default_factory=list, repr=False)
     backend: str = ""
+    duplicates: int = 0  # inputs named more than once: classified once, not counted in `inputs`
+
+    @classmethod
+    def starting(cls, start: JobStart, backend: str) -> InferSummary:
+        return cls(inputs=start.total, ok=0, errors=0, skipped_done=start.done, wall_seconds=0.0,
+                   compute_seconds=0.0, backend=backend, duplicates=start.duplicates)  # fmt: skip
 
     @property
     def processed(self) -> int:
@@ -46,6 +50,7 @@ class InferSummary:
             "ok": self.ok,
             "errors": self.errors,
             "resumed_from": self.skipped_done,
+            "duplicates": self.duplicates,
             "backend": self.backend,
             "wall_s": round(self.wall_seconds, 3),
             "images_per_s": round(self.processed / self.wall_seconds, 1) if self.wall_seconds else 0.0,
@@ -69,7 +74,7 @@ def ok_row(
 ) -> dict[str, Any]:
     order = np.argsort(-probs)[:k]
     topk = [{"index": int(i), "label": labels[i], "prob": round(float(probs[i]), 6)} for i in order]
-    row = {"path": str(path), "status": "ok", "class_index": int(order[0]), "label": labels[order[0]],
+    row = {"path": path_text(path), "status": "ok", "class_index": int(order[0]), "label": labels[order[0]],
            "topk": topk, "error": None}  # fmt: skip
     if label_ids:  # ImageNet models: each class's WordNet ID beside its label
         row["wnid"] = label_ids[order[0]]
@@ -79,7 +84,8 @@ def ok_row(
 
 
 def error_row(path: Path, reason: str) -> dict[str, Any]:
-    return {"path": str(path), "status": "error", "class_index": None, "label": None, "topk": [], "error": reason}
+    return {"path": path_text(path), "status": "error", "class_index": None, "label": None, "topk": [],
+            "error": display_text(reason)}  # fmt: skip
 
 
 def run_infer(
@@ -91,41 +97,44 @@ def run_infer(
     topk: int = 5,
     workers: int = 4,
     resume: bool = False,
+    artifact: str | Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> InferSummary:
+    """Classify `inputs` (each path once) into `writer`; `artifact` (the runner's file) identifies the job."""
     if runner.metadata is None:
         raise ArtifactError("the model carries no labels or preprocessing; export it with `resnet-deploy export`")
     labels = runner.metadata.labels
-    batch_size = batch_size or default_batch_size(runner)
-    if batch_size < 1:
-        raise ImageDataError(f"--batch-size must be at least 1, got {batch_size}")
     if topk < 1:
         raise ImageDataError(f"--topk must be at least 1, got {topk}")
     k = min(topk, len(labels))
-    done = writer.open(resume=resume)
-    todo = [path for path in inputs if str(path) not in done]
-    summary = InferSummary(inputs=len(inputs), ok=0, errors=0, skipped_done=len(inputs) - len(todo),
-                           wall_seconds=0.0, compute_seconds=0.0, backend=runner.backend)  # fmt: skip
-    start = time.perf_counter()
+    batch_size = resolve_batch_size(runner, batch_size, images=len(inputs))
+    start = start_job(writer, inputs, engine=engine_identity(runner.metadata, artifact), topk=k,
+                      metadata=runner.metadata, resume=resume)  # fmt: skip
+    todo = start.todo
+    summary = InferSummary.starting(start, runner.backend)
+    if progress is not None:
+        progress(start.done, start.total)
+    began_job = time.perf_counter()
     try:
-        for batch in iter_batches(todo, runner.metadata.preprocess, batch_size, workers=workers):
-            probs = None
-            if batch.indices:
-                began = time.perf_counter()
-                probs = softmax(run_padded(runner, batch.inputs))
-                elapsed = time.perf_counter() - began
-                summary.compute_seconds += elapsed
-                summary.batch_latencies_ms.append(elapsed * 1e3)
-            rows = {i: error_row(todo[i], reason) for i, reason in batch.errors}
-            for position, index in enumerate(batch.indices):
-                rows[index] = ok_row(todo[index], probs[position], labels, k, runner.metadata.label_ids)
-            for index in sorted(rows):  # input order within the batch; batches arrive in order
-                writer.write(rows[index])
-            summary.ok += len(batch.indices)
-            summary.errors += len(batch.errors)
-            if progress is not None:
-                progress(len(rows))
+        with out_of_memory_is_an_error(batch_size):
+            for batch in iter_batches(todo, runner.metadata.preprocess, batch_size, workers=workers):
+                probs = None
+                if batch.indices:
+                    began = time.perf_counter()
+                    probs = softmax(run_padded(runner, batch.inputs))
+                    elapsed = time.perf_counter() - began
+                    summary.compute_seconds += elapsed
+                    summary.batch_latencies_ms.append(elapsed * 1e3)
+                rows = {i: error_row(todo[i], reason) for i, reason in batch.errors}
+                for position, index in enumerate(batch.indices):
+                    rows[index] = ok_row(todo[index], probs[position], labels, k, runner.metadata.label_ids)
+                for index in sorted(rows):  # input order within the batch; batches arrive in order
+                    writer.write(rows[index])
+                summary.ok += len(batch.indices)
+                summary.errors += len(batch.errors)
+                if progress is not None:
+                    progress(start.done + summary.processed, start.total)
     finally:
-        summary.wall_seconds = time.perf_counter() - start
+        summary.wall_seconds = time.perf_counter() - began_job
         writer.close()
     return summary

@@ -26,12 +26,14 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from resnet_deploy.data.loader import ProgressCallback
 from resnet_deploy.errors import ArtifactError
-from resnet_deploy.infer.pipeline import InferSummary, ProgressCallback
+from resnet_deploy.infer.job import engine_identity, start_job
+from resnet_deploy.infer.pipeline import InferSummary
 from resnet_deploy.infer.ray_stages import build_dataset
 from resnet_deploy.infer.shards import (
     FORMAT,
@@ -95,12 +97,12 @@ class _Tally:
     def __init__(self, summary: InferSummary) -> None:
         self.summary, self.batches, self.rng = summary, 0, random.Random(0)
 
-    def add(self, row: dict[str, Any]) -> int:
-        """Count one block; returns its number of rows."""
+    def add(self, row: dict[str, Any]) -> None:
+        """Count one finished (or, on resume, already written) block."""
         summary, rows = self.summary, int(row["ok"]) + int(row["errors"])
         if row["resumed"]:
             summary.skipped_done += rows
-            return rows
+            return
         summary.ok += int(row["ok"])
         summary.errors += int(row["errors"])
         for latency in json.loads(row["latency_ms"]):
@@ -110,7 +112,6 @@ class _Tally:
                 summary.batch_latencies_ms.append(latency)
             elif (slot := self.rng.randrange(self.batches)) < _LATENCY_SAMPLES:  # reservoir sampling
                 summary.batch_latencies_ms[slot] = latency
-        return rows
 
 
 def run_infer_ray(
@@ -132,17 +133,12 @@ def run_infer_ray(
     size = shard_size or default_shard_size(metadata.preprocess.input_size, batch_size)
     with ray_session(address) as ray:
         ray.data.DataContext.get_current().execution_options.preserve_order = True
-        done = writer.open(resume=resume)
-        todo = [path for path in inputs if path not in done]
-        summary = InferSummary(
-            inputs=len(inputs),
-            ok=0,
-            errors=0,
-            skipped_done=len(inputs) - len(todo),
-            wall_seconds=0.0,
-            compute_seconds=0.0,
-            backend="ray",
-        )
+        job = start_job(writer, inputs, engine=engine_identity(metadata, artifact),
+                        topk=min(topk, len(metadata.labels)), metadata=metadata, resume=resume)  # fmt: skip
+        todo = [str(path) for path in job.todo]
+        summary = InferSummary.starting(job, "ray")
+        if progress is not None:
+            progress(job.done, job.total)
         start, tally = time.perf_counter(), _Tally(summary)
         try:
             if todo:
@@ -163,9 +159,9 @@ def run_infer_ray(
                 for row in dataset.iter_rows():
                     for line in row["rows"].splitlines():
                         writer.write(json.loads(line))
-                    rows = tally.add(row)
+                    tally.add(row)
                     if progress is not None:
-                        progress(rows)
+                        progress(job.done + summary.processed, job.total)
         finally:
             summary.wall_seconds = time.perf_counter() - start
             writer.close()
@@ -207,7 +203,6 @@ def run_infer_ray_sharded(
     resume: bool = False,
     shard_size: int | None = None,
     progress: ProgressCallback | None = None,
-    on_total: Callable[[int], None] | None = None,
     decode_workers: int | None = None,
 ) -> InferSummary:
     """Workers write JSONL shards and a manifest under `output` (a local folder or a URI prefix)."""
@@ -230,8 +225,8 @@ def run_infer_ray_sharded(
             resume = False  # nothing of this listing was processed yet
         clean_temporary_files(output)
     total, blocks = manifest["inputs"], math.ceil(manifest["inputs"] / shard_size)
-    if on_total is not None:
-        on_total(total)
+    if progress is not None:
+        progress(0, total)
     summary = InferSummary(inputs=total, ok=0, errors=0, skipped_done=0, wall_seconds=0.0, compute_seconds=0.0)
     with ray_session(address) as ray:
         ray.data.DataContext.get_current().execution_options.preserve_order = False  # shards land in any order
@@ -253,9 +248,9 @@ def run_infer_ray_sharded(
             for row in dataset.iter_rows():
                 finished.add(int(row["block"]))
                 ok += int(row["ok"])
-                rows = tally.add(row)
+                tally.add(row)
                 if progress is not None:
-                    progress(rows)
+                    progress(summary.skipped_done + summary.processed, total)
         finally:
             summary.wall_seconds = time.perf_counter() - start
     if len(finished) != blocks or summary.processed + summary.skipped_done != total:

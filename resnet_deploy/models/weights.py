@@ -7,7 +7,6 @@ unexpected or misshapen key is an error that names the keys and the arch the fil
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 
 from resnet_deploy.errors import WeightsError
+from resnet_deploy.hashing import file_sha256
 
 
 @dataclass(frozen=True)
@@ -28,14 +28,6 @@ class Checkpoint:
     sha256: str
     state_dict: dict[str, torch.Tensor]
     meta: dict[str, Any]  # e.g. arch, labels, preprocess (our checkpoints), best_prec1 (CIFAR)
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _normalise_keys(state_dict: dict[str, Any]) -> dict[str, torch.Tensor]:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from resnet_deploy.atomic import atomic_write
 from resnet_deploy.backends import open_runner
+from resnet_deploy.backends.batching import default_batch_size
 from resnet_deploy.data.folders import list_images
 from resnet_deploy.errors import ArtifactError, ImageDataError
-from resnet_deploy.evaluate import default_batch_size
 from resnet_deploy.exporting.metadata import read_metadata
 from resnet_deploy.exporting.onnx_file import load_onnx
 from resnet_deploy.optimize.candidates import SPEED_TIE, Candidate, choose, score_against, speeds_decide

@@ -87,12 +87,13 @@ def bad_folder(cifar_test: Path, tmp_path: Path) -> tuple[Path, Path, dict[str, 
     (folder / "k_broken_link.jpg").symlink_to(folder / "no-such-target.jpg")
     listing = tmp_path / "list.txt"
     listing.write_text(f"{folder / 'a_good.jpg'}\nmissing.jpg\n{tmp_path / 'a_dir'}\n")
-    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "a_dir").mkdir()  # a folder in a list is searched, as on the command line
+    (tmp_path / "a_dir" / "l_in_listed_folder.jpg").write_bytes(good.read_bytes())
     expected = {
         "a_good.jpg": None, "b_truncated.jpg": "corrupt image", "c_corrupt.jpg": "corrupt image",
         "d_notes.txt": "not an image", "e_empty.png": "empty file", "f_cmyk.jpg": None, "g_gray.png": None,
         "h_rgba.png": None, "i_16bit.png": None, "j_bomb.png": "decompression bomb",
-        "k_broken_link.jpg": "broken symlink", "missing.jpg": "file not found", "a_dir": "is a directory",
+        "k_broken_link.jpg": "broken symlink", "missing.jpg": "file not found", "l_in_listed_folder.jpg": None,
     }  # fmt: skip
     return folder, listing, expected
 
@@ -104,7 +105,9 @@ def test_every_bad_input_is_a_row_with_its_reason(model: Path, bad_folder, tmp_p
     assert result.exit_code == 0, result.output  # errors are reported, not fatal
     rows = read_rows(out)
     by_name = {Path(row["path"]).name: row for row in rows}
-    assert len(rows) == len(expected) == json.loads(result.stdout)["images"]  # ok + errors == inputs
+    summary = json.loads(result.stdout)
+    assert len(rows) == len(expected) == summary["images"] == summary["ok"] + summary["errors"]
+    assert summary["duplicates"] == 1  # a_good.jpg: in the folder and in the list
     for name, reason in expected.items():
         row = by_name[name]
         if reason is None:

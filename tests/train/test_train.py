@@ -117,3 +117,11 @@ def test_bad_data_folders(tmp_path: Path, tiny: Path) -> None:
                               str(tmp_path / "c")])  # fmt: skip
     assert result.exit_code == 1
     assert "1 images in" in result.output and "zz.jpg: not an image" in result.output
+
+
+def test_resume_without_a_checkpoint_starts_a_new_run_and_says_so(tiny: Path, tmp_path: Path) -> None:
+    result = cli.invoke(app, ["train", "--arch", "resnet20", "--data", str(tiny), "--epochs", "1", "--batch-size",
+                              "64", "-o", str(tmp_path / "run"), "--resume"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"note: --resume: no checkpoint in {tmp_path / 'run'} yet; starting a new run" in result.stderr
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 1
