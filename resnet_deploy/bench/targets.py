@@ -200,6 +200,9 @@ def artifact_target(artifact: str, device: str) -> Target:
         from resnet_deploy.trt.runner import load_checked_plan
 
         _, sidecar = load_checked_plan(Path(artifact), check_sidecar=False)
+        if sidecar is None:
+            raise Skip(f"{artifact} has no sidecar, so its arch and precision are unknown; rebuild it with "
+                       "`resnet-deploy build`")  # fmt: skip
         meta = sidecar.metadata
         return tensorrt_target(meta.arch, meta.precision, meta.input_size, plan=Path(artifact))
     if backend == "onnxruntime":

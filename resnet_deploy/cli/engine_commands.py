@@ -63,6 +63,9 @@ def build(
     hardware_compatible: Annotated[
         bool, typer.Option("--hardware-compatible", help="TensorRT: run on any Ampere+ GPU (slower tactics).")
     ] = False,
+    strict_fp32: Annotated[
+        bool, typer.Option("--strict-fp32", help="Float32 layers stay float32 (TensorRT runs them as TF32 by default).")
+    ] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Default: engines/<name>_<precision>.plan")
     ] = None,
@@ -84,6 +87,7 @@ def build(
             runtime=runtime,
             output=output,
             hardware_compatible=hardware_compatible,
+            strict_fp32=strict_fp32,
             progress=progress,
         )
     if json:

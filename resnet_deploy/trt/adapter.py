@@ -65,3 +65,55 @@ class TrtFamily:
 
     def describe(self) -> str:
         return f"{self.name} {self.version}"
+
+
+# Run-time decisions, over the engine objects of either family (tested on the CPU with fakes of
+# each family's API surface: tests/trt/fake_tensorrt.py says what was read from which wheel).
+
+
+def runtime_config_for(engine):
+    """The IRuntimeConfig to create a context with, or None where the engine has none (< 10.11).
+
+    Full TensorRT has `ICudaEngine.create_runtime_config` from 10.11 on, but its IRuntimeConfig
+    only sets the allocation strategy; the runtime cache (`create_runtime_cache`) is TensorRT-RTX's
+    own. So the cache is decided by what the config offers, not by the engine's methods.
+    """
+    create = getattr(engine, "create_runtime_config", None)
+    return create() if create is not None else None
+
+
+def supports_runtime_cache(config) -> bool:
+    """Whether JIT-compiled kernels can be kept across runs (TensorRT-RTX's IRuntimeCache)."""
+    return config is not None and hasattr(config, "create_runtime_cache") and hasattr(config, "set_runtime_cache")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows [start, stop) of a batch, run as `run_rows` rows (zero-padded up to the profile's min)."""
+
+    start: int
+    stop: int
+    run_rows: int
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+
+def plan_chunks(count: int, low: int, high: int) -> list[Chunk]:
+    """Split `count` rows into chunks the optimization profile [low, high] accepts: at most `high`
+    rows each, and a chunk below `low` (a short last batch) padded up to `low`."""
+    if count < 1 or not 1 <= low <= high:
+        raise ValueError(f"cannot run {count} rows on a profile of {low}..{high}")
+    return [Chunk(start, min(start + high, count), max(min(start + high, count) - start, low))
+            for start in range(0, count, high)]  # fmt: skip
+
+
+# TensorRT DataType names -> torch dtype names (both families spell them alike).
+_TORCH_DTYPES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "INT8": "int8", "UINT8": "uint8",
+                 "INT32": "int32", "INT64": "int64", "BOOL": "bool"}  # fmt: skip
+
+
+def torch_dtype_name(trt_dtype) -> str | None:
+    """The torch dtype name for a TensorRT tensor dtype, or None (FP8, INT4, FP4: no I/O here)."""
+    return _TORCH_DTYPES.get(getattr(trt_dtype, "name", str(trt_dtype).split(".")[-1]))

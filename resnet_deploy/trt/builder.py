@@ -56,6 +56,7 @@ class BuildResult:
             "plan_bytes": s.plan_bytes,
             "build_seconds": s.build_seconds,
             "timing_cache": str(self.timing_cache) if self.timing_cache else None,
+            "tf32": s.tf32,
         }
 
 
@@ -128,6 +129,7 @@ def build_engine(
     runtime: str = "auto",
     output: str | Path | None = None,
     hardware_compatible: bool = False,
+    strict_fp32: bool = False,
     progress: ProgressCallback | None = None,
 ) -> BuildResult:
     """Build `onnx_path` into `engines/<name>_<precision>.plan` plus its JSON sidecar."""
@@ -166,6 +168,7 @@ def build_engine(
             workspace_gb=workspace_gb,
             timing_cache=timing_cache,
             hardware_compatible=hardware_compatible,
+            strict_fp32=strict_fp32,
             progress=progress,
         )
 
@@ -192,6 +195,7 @@ def build_engine(
         built_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         build_seconds=round(record["seconds"], 3),
         layers=record["layers"],
+        tf32=not strict_fp32,
     )
     # Plan first, then sidecar: a sidecar always describes a complete plan that exists.
     atomic_write_bytes(plan_path, plan)
@@ -210,6 +214,7 @@ def _build(
     workspace_gb: float,
     timing_cache: str | Path | None,
     hardware_compatible: bool,
+    strict_fp32: bool,
     progress: ProgressCallback | None,
 ) -> tuple[bytes, dict, Path | None]:
     logger = trt.Logger(trt.Logger.ERROR)
@@ -233,6 +238,8 @@ def _build(
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # lets `inspect` show layer details
     for flag in family.legacy_precision_flags(precision):
         config.set_flag(getattr(trt.BuilderFlag, flag))
+    if strict_fp32:  # TensorRT runs float32 convs as TF32 by default (10 mantissa bits): not bit-for-bit fp32
+        config.clear_flag(trt.BuilderFlag.TF32)
     if hardware_compatible and not family.is_rtx:
         config.hardware_compatibility_level = trt.HardwareCompatibilityLevel.AMPERE_PLUS
     shape = {name: (b, 3, size, size) for name, b in (("min", batch.min), ("opt", batch.opt), ("max", batch.max))}

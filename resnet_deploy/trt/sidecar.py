@@ -44,6 +44,7 @@ class EngineSidecar:
     built_at: str
     build_seconds: float
     layers: list[dict[str, str]] = field(default_factory=list)  # as the build recorded them
+    tf32: bool = True  # float32 layers may run as TF32 (TensorRT's default); False: built with --strict-fp32
     format: int = SIDECAR_FORMAT
 
     @property
@@ -59,22 +60,41 @@ class EngineSidecar:
 
     @classmethod
     def read(cls, path: Path) -> EngineSidecar:
+        rebuild = "rebuild the plan with `resnet-deploy build MODEL.onnx -o PLAN`"
         try:
             data = json.loads(path.read_text())
-            known = {f.name for f in dataclasses.fields(cls)}
-            return cls(**{k: v for k, v in data.items() if k in known})
-        except (OSError, ValueError, TypeError) as exc:
-            raise ArtifactError(
-                f"sidecar {path} is unreadable ({exc}); rebuild the plan with `resnet-deploy build`"
-            ) from None
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"sidecar {path} is unreadable ({exc}); {rebuild}") from None
+        if not isinstance(data, dict):
+            raise ArtifactError(f"sidecar {path} holds a JSON {type(data).__name__}, not a sidecar object; {rebuild}")
+        fields = dataclasses.fields(cls)
+        required = [
+            f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        missing = [name for name in required if name not in data]
+        if missing:
+            shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+            raise ArtifactError(f"sidecar {path} lacks {len(missing)} of its fields ({shown}); {rebuild}")
+        try:
+            return cls(**{f.name: data[f.name] for f in fields if f.name in data})
+        except (TypeError, ValueError) as exc:
+            raise ArtifactError(f"sidecar {path} is damaged ({exc}); {rebuild}") from None
 
-    def rebuild_command(self) -> str:
+    def rebuild_command(self, plan: str | Path | None = None) -> str:
+        """The `build` command that makes this plan again, with every option that shaped it."""
         runtime = "tensorrt-rtx" if self.runtime == "tensorrt_rtx" else "tensorrt"
         batch = self.profile["min"][0], self.profile["opt"][0], self.profile["max"][0]
-        return (
-            f"resnet-deploy build {self.onnx_path} --precision {self.precision} "
-            f"--batch {batch[0]}:{batch[1]}:{batch[2]} --runtime {runtime}"
-        )
+        parts = [
+            f"resnet-deploy build {self.onnx_path} --precision {self.precision}",
+            f"--batch {batch[0]}:{batch[1]}:{batch[2]} --runtime {runtime}",
+        ]
+        if self.hardware_compatibility == "ampere_plus":
+            parts.append("--hardware-compatible")
+        if not self.tf32:
+            parts.append("--strict-fp32")
+        if plan is not None:
+            parts.append(f"-o {plan}")
+        return " ".join(parts)
 
     def built_for(self) -> str:
         where = (
