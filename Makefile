@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean gpu-check
 
 $(BIN)/resnet-deploy: pyproject.toml constraints-dev.txt
 	$(PY) -m venv $(VENV)
@@ -20,12 +20,19 @@ demo: $(BIN)/resnet-deploy
 	$(BIN)/resnet-deploy demo $(IMAGES)
 
 test: $(BIN)/resnet-deploy
-	$(BIN)/ruff check resnet_deploy tests benchmarks
+	$(BIN)/ruff check resnet_deploy tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
+# On a machine with an NVIDIA GPU and PyTorch with CUDA (no network): every GPU-only check,
+# results in $(OUT)/gpu-acceptance.json and .log. WHEELS=scripts/wheels installs from that folder first.
+OUT ?= gpu-acceptance
+WHEELS ?=
+gpu-check:
+	$(PY) scripts/gpu_acceptance.py $(OUT) $(if $(WHEELS),--wheels $(WHEELS))
+
 lint: $(BIN)/resnet-deploy
-	$(BIN)/ruff check resnet_deploy tests benchmarks
-	$(BIN)/ruff format --check resnet_deploy tests benchmarks
+	$(BIN)/ruff check resnet_deploy tests benchmarks scripts
+	$(BIN)/ruff format --check resnet_deploy tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) export/* engines/* calib/*

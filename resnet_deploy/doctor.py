@@ -54,11 +54,20 @@ def environment_report() -> dict[str, Any]:
         "platform": platform.platform(),
         "torch": _torch_info(),
         "onnxruntime": _onnxruntime_info(),
+        "onnxruntime_packages": [dist for dist in ("onnxruntime", "onnxruntime-gpu") if package_version(dist)],
         "tensorrt": _tensorrt_info("tensorrt"),
         "tensorrt_rtx": _tensorrt_info("tensorrt_rtx"),
     }
     report["verdict"] = _verdict(report)
     return report
+
+
+# Both wheels install the same `onnxruntime` module; whichever was installed last wins, and the
+# CUDA provider can vanish (microsoft/onnxruntime#26996).
+ORT_BOTH = (
+    "onnxruntime and onnxruntime-gpu are both installed, and they overwrite each other's files: `pip uninstall -y "
+    "onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu` (see the README's [gpu] note)."
+)
 
 
 def _verdict(report: dict[str, Any]) -> list[str]:
@@ -72,6 +81,8 @@ def _verdict(report: dict[str, Any]) -> list[str]:
     if ort["installed"]:
         gpu_eps = [p for p in ort["providers"] if p in ("CUDAExecutionProvider", "TensorrtExecutionProvider")]
         lines.append("onnxruntime runs ONNX models on " + (f"{', '.join(gpu_eps)} and CPU." if gpu_eps else "the CPU."))
+    if report.get("onnxruntime_packages") == ["onnxruntime", "onnxruntime-gpu"]:
+        lines.append(ORT_BOTH)
     if trt["installed"]:
         lines.append(
             "TensorRT can build and run engines."

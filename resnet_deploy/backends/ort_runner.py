@@ -2,6 +2,12 @@
 
 onnxruntime silently falls back to the CPU when a requested provider fails to load; this
 runner checks the session's active providers and refuses to run on anything but what was asked.
+
+For the CUDA provider, `onnxruntime.preload_dlls()` (onnxruntime-gpu >= 1.21) first loads the CUDA
+and cuDNN libraries that PyTorch's wheels bring, so onnxruntime-gpu needs no system CUDA
+(onnxruntime.ai/docs/execution-providers/CUDA-ExecutionProvider, "Preload DLLs"; microsoft/onnxruntime
+PR 23744). onnxruntime-gpu must replace, not sit beside, the CPU package: with both installed the
+CUDA provider disappears (microsoft/onnxruntime#26996); see the README's `[gpu]` note.
 """
 
 from __future__ import annotations
@@ -33,10 +39,25 @@ def load_onnx_metadata(path: Path) -> ModelMetadata | None:
     return read_metadata(model, str(path))
 
 
+def _preload_gpu_libraries(ort) -> None:
+    """CUDA and cuDNN from PyTorch's wheels, before a GPU session (a no-op where absent)."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        import torch  # noqa: F401 - its CUDA libraries are the ones to preload
+
+        preload()
+
+
 class OnnxRuntimeRunner(Runner):
     backend = "onnxruntime"
 
-    def __init__(self, path: str | Path, providers: Sequence[str] | None = None, intra_op_threads: int = 0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        providers: Sequence[str] | None = None,
+        intra_op_threads: int = 0,
+        provider_options: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         import onnxruntime as ort
 
         super().__init__()
@@ -52,12 +73,15 @@ class OnnxRuntimeRunner(Runner):
                 f"onnxruntime provider(s) {missing} are not installed; available: {available}. "
                 "Install onnxruntime-gpu for CUDA/TensorRT, or use the CPU provider"
             )
+        if any(p != "CPUExecutionProvider" for p in requested):
+            _preload_gpu_libraries(ort)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = intra_op_threads
         options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=requested)
+            chosen = [(p, (provider_options or {}).get(p, {})) for p in requested]
+            self.session = ort.InferenceSession(str(path), options, providers=chosen)
         except Exception as exc:  # onnxruntime's pybind errors (InvalidProtobuf, Fail, ...)
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise ArtifactError(f"onnxruntime cannot load {path}: {first}") from None

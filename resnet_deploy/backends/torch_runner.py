@@ -1,7 +1,13 @@
-"""`TorchRunner`: the PyTorch reference, on the CPU or on CUDA when present."""
+"""`TorchRunner`: the PyTorch reference, on the CPU or on CUDA when present.
+
+On CUDA the reference is strict float32: PyTorch lets cuDNN convolutions run as TF32 by default
+(10-bit mantissas), which moves logits by about 1e-2, more than a parity tolerance of 1e-3.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +30,26 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
+@contextmanager
+def tf32_mode(enabled: bool) -> Iterator[None]:
+    """cuDNN convolutions and cuBLAS matmuls as TF32 (`enabled`) or strict float32, then restored."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 class TorchRunner(Runner):
     backend = "torch"
 
-    def __init__(self, model: torch.nn.Module, metadata: ModelMetadata, device: str | None = None) -> None:
+    def __init__(
+        self, model: torch.nn.Module, metadata: ModelMetadata, device: str | None = None, tf32: bool = False
+    ) -> None:
         super().__init__()
         self.device = resolve_device(device)
+        self.tf32 = tf32
         self.model = model.eval().to(self.device)
         self.metadata = metadata
         size = metadata.input_size
@@ -57,7 +77,7 @@ class TorchRunner(Runner):
         tensor = torch.from_numpy(batch)
         if self.device == "cuda":
             tensor = tensor.pin_memory()  # pinned host memory: the copy below runs asynchronously
-        with torch.inference_mode():
+        with torch.inference_mode(), tf32_mode(self.tf32):
             logits = self.model(tensor.to(self.device, non_blocking=True))
         return logits.float().cpu().numpy()
 

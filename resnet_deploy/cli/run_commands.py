@@ -174,10 +174,15 @@ def bench(
         str, typer.Option("--backends", help="Comma list of torch, torch-compile, onnxruntime, tensorrt.")
     ] = "torch,onnxruntime",
     device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
-    precision: Annotated[str, typer.Option("--precision", help="Comma list of fp32, fp16, int8.")] = "fp32",
+    precision: Annotated[
+        str, typer.Option("--precision", help="Comma list of fp32 (strict), tf32 (GPU tensor cores), fp16, int8.")
+    ] = "fp32",
     batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Comma list of batch sizes.")] = "1,8,32,128",
     warmup_s: Annotated[float, typer.Option("--warmup-s", help="Warm-up time per measurement.")] = 2.0,
     duration_s: Annotated[float, typer.Option("--duration-s", help="Measured time per measurement.")] = 5.0,
+    cuda_graphs: Annotated[
+        bool, typer.Option("--cuda-graphs", help="Every torch row on CUDA replays a captured CUDA graph.")
+    ] = False,
     csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the results as CSV.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Also write a PNG: throughput and latency.")] = None,
     json: JsonOpt = False,
@@ -206,6 +211,7 @@ def bench(
         batch_sizes=_csv_list(batch_sizes, int),
         warmup_s=warmup_s,
         duration_s=duration_s,
+        cuda_graphs=cuda_graphs,
         on_result=show,
     )
     if csv_file:
@@ -228,7 +234,7 @@ def bench(
     on_gpu = any("gpu_compute_ms" in row for row in report.results)
     # Mean latency is in --json/--csv (img/s follows from it): the table stays within 80 columns.
     columns = ("backend", "prec", "batch", "p50", "p90", "p95", "p99", "img/s", "GFLOP/s")
-    columns += ("GPU ms", "% peak") if on_gpu else ()
+    columns += ("graph", "GPU ms", "% peak") if on_gpu else ()
     for column in columns:
         table.add_column(column, justify="left" if column in ("backend", "prec") else "right")
     for row in report.results:
@@ -243,6 +249,7 @@ def bench(
                 _figure(row["gflops"]),
                 *(
                     (
+                        "yes" if row.get("cuda_graph") else "no",
                         _figure(row["gpu_compute_ms"]) if "gpu_compute_ms" in row else "-",
                         f"{row['peak_fraction']:.1%}" if "peak_fraction" in row else "-",
                     )
