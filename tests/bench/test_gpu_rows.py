@@ -106,3 +106,12 @@ def test_the_cpu_sweep_takes_the_new_options() -> None:
     statuses = [(row["precision"], row["status"]) for row in report.results]
     assert statuses == [("fp32", "ok"), ("tf32", "skipped")]
     assert "cuda_graph" not in report.results[0]  # a CPU row has no graph column
+
+
+def test_doctor_says_when_both_onnxruntime_packages_are_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from resnet_deploy import doctor
+
+    monkeypatch.setattr(doctor, "package_version", lambda dist: "1.32.0")
+    report = doctor.environment_report()
+    assert report["onnxruntime_packages"] == ["onnxruntime", "onnxruntime-gpu"]
+    assert doctor.ORT_BOTH in report["verdict"]
