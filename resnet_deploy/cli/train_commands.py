@@ -94,6 +94,8 @@ def demo(
         print_json(summary)
         return
     table = Table(title=f"resnet-deploy demo ({summary['seconds']}s)", show_header=False)
+    table.add_column("step")
+    table.add_column("result")
     check = summary["check"]
     shown = summary["images"]
     table.add_row("images", Text(f"{shown['source']}: {shown['count']:,} images in {shown['path']}"))
@@ -115,4 +117,4 @@ def demo(
             table.add_row(
                 f"bench {row['backend']} b{row['batch']}", f"{row['throughput']:,.0f} img/s, p50 {row['p50_ms']:.2f} ms"
             )
-    print_table(table)
+    print_table(table, keep={"step"})  # step names stay whole; results wrap
